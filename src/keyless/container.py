@@ -1,0 +1,207 @@
+"""The composition root: the one place that turns settings into wired objects."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from keyless.bootstrap import FirstClient, announce_first_client, write_first_client
+from keyless.clock import Clock, SystemClock
+from keyless.core.credentials import CredentialHasher, Sealer
+from keyless.core.flows.passwordless import PasswordlessFlows
+from keyless.core.policies import PasswordlessPolicy, RateRules
+from keyless.core.ports import Mailer, RateLimiter
+from keyless.keymaterial import load_key_material
+from keyless.logs import LoggingEvents
+from keyless.mail.devmailbox import DevMailboxMailer
+from keyless.mail.outbox import OutboxWorker
+from keyless.mail.render import TemplateRenderer, build_renderer
+from keyless.mail.smtp import SmtpMailer
+from keyless.oidc.clients import ClientRegistry
+from keyless.oidc.grants.client_credentials import ClientCredentialsGrant
+from keyless.oidc.grants.registry import GrantRegistry
+from keyless.oidc.keys import Keyring
+from keyless.oidc.tokens import TokenService
+from keyless.ratelimit.memory import InMemoryRateLimiter
+from keyless.settings import MailBackend, Settings
+from keyless.storage.database import Database
+from keyless.storage.postgres import PostgresDatabase
+from keyless.storage.sqlite import SqliteDatabase
+from keyless.storage.stores import (
+    SqlAuthRequestStore,
+    SqlClientStore,
+    SqlDevMailboxStore,
+    SqlOutboxStore,
+    SqlSigningKeyStore,
+)
+from keyless.storage.url import parse_database_url
+from keyless.web.auth import ApiAuthenticator, CachedClients
+from keyless.web.clientip import ClientIpResolver
+
+log = logging.getLogger("keyless")
+
+
+def build_database(settings: Settings) -> Database:
+    url = parse_database_url(settings.effective_database_url)
+    if url.dialect == "sqlite":
+        return SqliteDatabase(url.path)
+    return PostgresDatabase(url.dsn, schema=settings.database_schema)
+
+
+def build_policy(settings: Settings) -> PasswordlessPolicy:
+    return PasswordlessPolicy(
+        passwordless_type=settings.passwordless_type,
+        new_credentials_on_resend=settings.new_credentials_on_resend,
+        enforce_same_browser_origin=settings.enforce_same_browser_origin,
+        default_expires_in=settings.default_expires_in,
+        max_expires_in=settings.max_expires_in,
+        max_attempts_per_request=settings.max_attempts_per_request,
+    )
+
+
+def build_rules(settings: Settings) -> RateRules:
+    return RateRules.build(
+        send_per_address_per_minute=settings.send_per_address_per_minute,
+        send_per_address_per_day=settings.send_per_address_per_day,
+        send_per_ip_per_minute=settings.send_per_ip_per_minute,
+        send_per_client_per_minute=settings.send_per_client_per_minute,
+        verify_failures_per_address=settings.verify_failures_per_address,
+        verify_failure_window=float(settings.verify_failure_window_seconds),
+        verify_per_ip_per_minute=settings.verify_per_ip_per_minute,
+        verify_per_client_per_minute=settings.verify_per_client_per_minute,
+        token_per_ip_per_minute=settings.token_per_ip_per_minute,
+    )
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock
+    db: Database
+    requests: SqlAuthRequestStore
+    outbox: SqlOutboxStore
+    clients: SqlClientStore
+    cached_clients: CachedClients
+    signing_keys: SqlSigningKeyStore
+    dev_mailbox: SqlDevMailboxStore
+    limiter: RateLimiter
+    rules: RateRules
+    hasher: CredentialHasher
+    sealer: Sealer
+    keyring: Keyring
+    tokens: TokenService
+    grants: GrantRegistry
+    registry: ClientRegistry
+    renderer: TemplateRenderer
+    mailer: Mailer
+    worker: OutboxWorker
+    flows: PasswordlessFlows
+    ips: ClientIpResolver
+    api_auth: ApiAuthenticator
+    started: bool = False
+
+    async def start(self) -> None:
+        if self.started:
+            return
+        self.renderer.check()
+        await self.keyring.ensure_key(self.clock.now())
+        await self._bootstrap_first_client()
+        await self.worker.start()
+        self.started = True
+
+    async def _bootstrap_first_client(self) -> None:
+        if await self.clients.count() > 0:
+            return
+        if not self.settings.is_dev:
+            log.warning("no API client exists yet: create one with `keyless clients create`")
+            return
+        client, secret = await self.registry.register(
+            self.settings.bootstrap_client_name,
+            redirect_uris=list(self.settings.bootstrap_redirect_uris),
+            magiclink_uris=list(self.settings.bootstrap_magiclink_uris),
+        )
+        first = FirstClient(client.id, secret, client.magiclink_uris, client.redirect_uris)
+        announce_first_client(self.settings, first, write_first_client(self.settings, first))
+
+    async def stop(self) -> None:
+        if self.started:
+            await self.worker.stop()
+            self.started = False
+        await self.db.close()
+
+
+def build_container(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    limiter: RateLimiter | None = None,
+    mailer: Mailer | None = None,
+) -> Container:
+    clock = clock or SystemClock()
+    keys = load_key_material(settings)
+    db = build_database(settings)
+    requests, outbox = SqlAuthRequestStore(db), SqlOutboxStore(db)
+    clients, signing_keys, dev_mailbox = SqlClientStore(db), SqlSigningKeyStore(db), SqlDevMailboxStore(db)
+    hasher, sealer = CredentialHasher(keys.hmac_keys), Sealer(keys.encryption_keys)
+    limiter = limiter or InMemoryRateLimiter()
+    rules = build_rules(settings)
+    keyring = Keyring(signing_keys, sealer)
+    tokens = TokenService(keyring, issuer=settings.public_url, access_token_ttl=settings.access_token_ttl)
+    grants = GrantRegistry([ClientCredentialsGrant(tokens, clock)])
+    renderer = build_renderer(settings)
+    if mailer is None:
+        mailer = (
+            DevMailboxMailer(dev_mailbox, clock)
+            if settings.mail_backend is MailBackend.DEV_MAILBOX
+            else SmtpMailer.from_settings(settings)
+        )
+    policy = build_policy(settings)
+    worker = OutboxWorker(
+        outbox=outbox,
+        requests=requests,
+        sealer=sealer,
+        renderer=renderer,
+        mailer=mailer,
+        clock=clock,
+        lease_seconds=policy.outbox_lease_seconds,
+        retry_max_seconds=settings.mail_retry_max_seconds,
+    )
+    flows = PasswordlessFlows(
+        requests=requests,
+        outbox=outbox,
+        limiter=limiter,
+        rules=rules,
+        hasher=hasher,
+        sealer=sealer,
+        dispatcher=worker,
+        clock=clock,
+        policy=policy,
+        events=LoggingEvents(),
+    )
+    ips = ClientIpResolver(settings.trusted_proxies)
+    cached_clients = CachedClients(clients)
+    return Container(
+        settings=settings,
+        clock=clock,
+        db=db,
+        requests=requests,
+        outbox=outbox,
+        clients=clients,
+        cached_clients=cached_clients,
+        signing_keys=signing_keys,
+        dev_mailbox=dev_mailbox,
+        limiter=limiter,
+        rules=rules,
+        hasher=hasher,
+        sealer=sealer,
+        keyring=keyring,
+        tokens=tokens,
+        grants=grants,
+        registry=ClientRegistry(clients, clock, allow_http_uris=settings.is_dev),
+        renderer=renderer,
+        mailer=mailer,
+        worker=worker,
+        flows=flows,
+        ips=ips,
+        api_auth=ApiAuthenticator(tokens, cached_clients, ips, clock),
+    )

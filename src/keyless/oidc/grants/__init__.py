@@ -1,0 +1,1 @@
+"""One module per grant type, chosen through the registry in ``registry.py``."""

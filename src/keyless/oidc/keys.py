@@ -1,0 +1,105 @@
+"""Signing keys: created on first start, private halves sealed at rest, public halves in the JWKS.
+
+A key is published from ``created_at`` and signs from ``not_before``, so a rotated key is in the
+JWKS before any token carries its ``kid``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from keyless.core.credentials import Sealer
+from keyless.core.models import SigningKey
+from keyless.core.ports import SigningKeyStore
+
+ALGORITHM = "RS256"
+
+
+def new_kid() -> str:
+    return "snk_" + secrets.token_hex(10)
+
+
+@dataclass(frozen=True, slots=True)
+class _LoadedKey:
+    record: SigningKey
+    public: RSAKey
+    private: RSAKey | None
+
+
+class Keyring:
+    def __init__(self, store: SigningKeyStore, sealer: Sealer) -> None:
+        self._store = store
+        self._sealer = sealer
+        self._keys: dict[str, _LoadedKey] = {}
+        self._jwks: dict[str, list[dict[str, Any]]] = {"keys": []}
+
+    async def ensure_key(self, now: float) -> bool:
+        """Create the first key if there is none. True when one was created."""
+        if await self._store.list():
+            await self.reload()
+            return False
+        await self.create_key(now, not_before=now)
+        return True
+
+    async def create_key(self, now: float, not_before: float) -> SigningKey:
+        kid = new_kid()
+        key = RSAKey.generate_key(2048, private=True)
+        public = {**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": ALGORITHM}
+        record = SigningKey(
+            kid=kid,
+            algorithm=ALGORITHM,
+            public_jwk={k: str(v) for k, v in public.items()},
+            sealed_private_key=self._sealer.seal(key.as_pem(private=True), b"signing-key:" + kid.encode()),
+            created_at=now,
+            not_before=not_before,
+        )
+        await self._store.add(record)
+        await self.reload()
+        return record
+
+    async def reload(self) -> None:
+        loaded: dict[str, _LoadedKey] = {}
+        for record in await self._store.list():
+            existing = self._keys.get(record.kid)
+            if existing is not None and existing.record == record:
+                loaded[record.kid] = existing
+                continue
+            pem = self._sealer.open(record.sealed_private_key, b"signing-key:" + record.kid.encode())
+            loaded[record.kid] = _LoadedKey(record, RSAKey.import_key(record.public_jwk), RSAKey.import_key(pem))
+        self._keys = loaded
+        self._jwks = {"keys": [dict(k.record.public_jwk) for k in loaded.values()]}
+
+    def jwks(self, now: float) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "keys": [
+                dict(k.record.public_jwk)
+                for k in self._keys.values()
+                if k.record.retire_at is None or k.record.retire_at > now
+            ]
+        }
+
+    def signing_key(self, now: float) -> _LoadedKey:
+        usable = [
+            k
+            for k in self._keys.values()
+            if k.record.not_before <= now and (k.record.retire_at is None or k.record.retire_at > now)
+        ]
+        if not usable:
+            raise RuntimeError("no signing key is active")
+        return max(usable, key=lambda k: k.record.not_before)
+
+    def sign(self, claims: dict[str, Any], now: float, typ: str = "JWT") -> str:
+        key = self.signing_key(now)
+        assert key.private is not None
+        return jwt.encode({"alg": ALGORITHM, "kid": key.record.kid, "typ": typ}, claims, key.private)
+
+    def public_key(self, kid: str, now: float) -> RSAKey | None:
+        key = self._keys.get(kid)
+        if key is None or (key.record.retire_at is not None and key.record.retire_at <= now):
+            return None
+        return key.public

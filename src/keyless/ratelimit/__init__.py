@@ -1,0 +1,1 @@
+"""Rate limiter adapters behind the RateLimiter port."""

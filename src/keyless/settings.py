@@ -1,0 +1,216 @@
+"""Typed settings, validated at start-up.
+
+Sources, highest first: keyword arguments, ``KEYLESS_*`` environment variables, the TOML file named by
+``KEYLESS_CONFIG_FILE`` (or ``keyless.toml`` in the working directory, when present), defaults.
+Lists are given as JSON in the environment (``KEYLESS_TRUSTED_PROXIES='["10.0.0.1"]'``).
+
+``docs/reference/configuration.md`` documents every field; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from keyless.core.models import PasswordlessType
+
+
+class Mode(StrEnum):
+    DEV = "dev"
+    PRODUCTION = "production"
+
+
+class MailBackend(StrEnum):
+    DEV_MAILBOX = "devmailbox"
+    SMTP = "smtp"
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"  # plaintext; refused in production
+    STARTTLS = "starttls"  # STARTTLS required, certificate verified
+    TLS = "tls"  # implicit TLS (usually port 465)
+
+
+def _config_file() -> Path | None:
+    named = os.environ.get("KEYLESS_CONFIG_FILE")
+    if named:
+        return Path(named)
+    default = Path("keyless.toml")
+    return default if default.is_file() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEYLESS_", extra="forbid", validate_default=True)
+
+    # --- deployment ---
+    mode: Mode = Field(Mode.DEV, description="dev, or production (refuses generated secrets and the dev mailbox)")
+    public_url: str = Field(
+        "http://localhost:8080",
+        description="The external origin: issuer of tokens and base of every link. Never taken from requests.",
+    )
+    host: str = Field("127.0.0.1", description="Interface keyless serve binds to")
+    port: int = Field(8080, ge=1, le=65535, description="Port keyless serve listens on")
+    data_dir: Path = Field(Path("keyless-data"), description="Where the SQLite file and dev secrets live")
+    database_url: str = Field("", description="sqlite:///path.db (default: <data_dir>/keyless.db) or postgresql://…")
+    database_schema: str | None = Field(None, description="PostgreSQL schema to use (created if missing)")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Peers (IPs or CIDRs) whose X-Forwarded-For is believed for the client IP",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = Field(True, description="Log one line per HTTP request (paths only, never query strings)")
+
+    # --- secrets (generated and kept in <data_dir>/dev-secrets.json in dev mode) ---
+    credential_hmac_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="HMAC keys for codes and link tokens, newest first; each ≥32 bytes (base64url or hex)",
+    )
+    encryption_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="AES-256-GCM keys (32 bytes, base64url or hex), newest first: sealed credentials and signing keys",
+    )
+
+    # --- passwordless behaviour ---
+    passwordless_type: PasswordlessType = Field(PasswordlessType.OTP, description="OTP, LINK or LINK_OTP")
+    new_credentials_on_resend: bool = Field(False, description="A resend issues a new code/link and kills the old one")
+    enforce_same_browser_origin: bool = Field(
+        False, description="Link verification must name the auth_request_id (API) or come from the same browser"
+    )
+    default_expires_in: int = Field(300, ge=60, le=3600)
+    max_expires_in: int = Field(3600, ge=60, le=3600, description="Upper bound accepted for expires_in")
+    max_attempts_per_request: int = Field(5, ge=1, le=100)
+
+    # --- limits ---
+    send_per_address_per_minute: int = Field(2, ge=1)
+    send_per_address_per_day: int = Field(30, ge=1)
+    send_per_ip_per_minute: int = Field(30, ge=1)
+    send_per_client_per_minute: int = Field(600, ge=1)
+    verify_failures_per_address: int = Field(5, ge=1)
+    verify_failure_window_seconds: int = Field(600, ge=1)
+    verify_per_ip_per_minute: int = Field(60, ge=1)
+    verify_per_client_per_minute: int = Field(1200, ge=1)
+    token_per_ip_per_minute: int = Field(60, ge=1)
+
+    # --- tokens ---
+    access_token_ttl: int = Field(899, ge=60, le=86_400, description="Seconds an access token lives")
+
+    # --- first start ---
+    bootstrap_client_name: str = "Default application"
+    bootstrap_redirect_uris: list[str] = Field(default_factory=lambda: ["http://localhost:3000/auth/callback"])
+    bootstrap_magiclink_uris: list[str] = Field(
+        default_factory=lambda: ["http://localhost:3000/passwordless/verify"]
+    )
+
+    # --- mail ---
+    mail_backend: MailBackend = MailBackend.DEV_MAILBOX
+    mail_from: str = Field("keyless@localhost", description="From address of every email")
+    mail_from_name: str = Field("", description="Display name for From (default: app_name)")
+    mail_templates_dir: Path | None = Field(None, description="Directory whose templates override the built-in ones")
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    smtp_ca_file: Path | None = Field(None, description="CA bundle to verify the SMTP server (default: system)")
+    mail_retry_max_seconds: float = Field(60.0, ge=1, description="Cap of the delivery back-off")
+
+    # --- branding ---
+    app_name: str = "keyless"
+    app_logo_url: str | None = None
+    primary_color: str = "#4f46e5"
+    support_email: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^/?#\s]+", value.rstrip("/")):
+            raise ValueError("public_url must be an origin such as https://auth.example.com (no path)")
+        return value.rstrip("/")
+
+    @field_validator("database_schema")
+    @classmethod
+    def _schema(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
+            raise ValueError("database_schema must be a lower-case identifier")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)
+        return value
+
+    @field_validator("primary_color")
+    @classmethod
+    def _color(cls, value: str) -> str:
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+            raise ValueError("primary_color must look like #4f46e5")
+        return value
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.default_expires_in > self.max_expires_in:
+            raise ValueError("default_expires_in cannot exceed max_expires_in")
+        if self.mode is Mode.PRODUCTION:
+            problems = []
+            if not self.credential_hmac_keys:
+                problems.append("credential_hmac_keys must be set")
+            if not self.encryption_keys:
+                problems.append("encryption_keys must be set")
+            if self.mail_backend is MailBackend.DEV_MAILBOX:
+                problems.append("mail_backend devmailbox is for development only; configure smtp")
+            if self.mail_backend is MailBackend.SMTP and self.smtp_security is SmtpSecurity.NONE:
+                problems.append("smtp_security none sends mail in plaintext; use starttls or tls")
+            if not self.public_url.startswith("https://"):
+                problems.append("public_url must be https")
+            if problems:
+                raise ValueError("unsafe production settings: " + "; ".join(problems))
+        return self
+
+    # --- derived ---
+    @property
+    def is_dev(self) -> bool:
+        return self.mode is Mode.DEV
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'keyless.db'}"
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings with every secret masked, for ``keyless config check`` and logs."""
+        out = self.model_dump(mode="json")
+        for name in ("credential_hmac_keys", "encryption_keys"):
+            out[name] = [f"***({len(v.get_secret_value())} chars)" for v in getattr(self, name)]
+        if self.smtp_password is not None:
+            out["smtp_password"] = "***"
+        out["database_url"] = re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", self.effective_database_url)
+        return out

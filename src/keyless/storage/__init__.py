@@ -1,0 +1,1 @@
+"""Storage adapters: SQLite (default) and PostgreSQL behind one small Database contract."""

@@ -1,0 +1,1 @@
+"""HTTP adapters: parse → call the core → render. No business rules here."""

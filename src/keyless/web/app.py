@@ -1,0 +1,99 @@
+"""The ASGI application: routers, error handlers, static files and the access log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from keyless import __version__
+from keyless.web import devmailbox, health, oauth, rest
+from keyless.web.errors import install_error_handlers
+
+if TYPE_CHECKING:
+    from keyless.container import Container
+
+access_log = logging.getLogger("keyless.access")
+
+
+class AccessLog:
+    """One line per request: method, path (never the query string: it may hold tokens), status, time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            access_log.info(
+                "%s %s %d %.1fms", scope["method"], scope["path"], status, (time.perf_counter() - started) * 1000
+            )
+
+
+def create_app(container: Container, *, manage_lifecycle: bool = True) -> FastAPI:
+    settings = container.settings
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await container.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await container.stop()
+
+    app = FastAPI(
+        title="keyless",
+        version=__version__,
+        description="Passwordless sign-in with email one-time codes and magic links.",
+        lifespan=lifespan,
+        docs_url="/docs" if settings.is_dev else None,
+        redoc_url=None,
+    )
+    app.state.branding = {
+        "app_name": settings.app_name,
+        "app_logo_url": settings.app_logo_url,
+        "primary_color": settings.primary_color,
+        "support_email": settings.support_email,
+    }
+    install_error_handlers(app)
+    app.include_router(rest.build_router(container.flows, container.api_auth))
+    app.include_router(
+        oauth.build_router(
+            grants=container.grants,
+            clients=container.clients,
+            keyring=container.keyring,
+            limiter=container.limiter,
+            rules=container.rules,
+            ips=container.ips,
+            clock=container.clock,
+        )
+    )
+    app.include_router(health.build_router(container.db))
+    if settings.is_dev:
+        app.include_router(devmailbox.build_router(container.dev_mailbox))
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")
+    if settings.access_log:
+        app.add_middleware(AccessLog)
+    return app

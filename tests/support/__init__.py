@@ -1,0 +1,1 @@
+"""Shared test helpers: real databases, a real SMTP server, settings for tests."""
