@@ -43,7 +43,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[str, str | None]]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[tuple[str, str | None]]:
     """(database_url, postgres schema) for each backend, empty at the start of the test."""
     if request.param == "sqlite":
         yield fresh_sqlite(sqlite_template, tmp_path / "keyless.db"), None
@@ -58,7 +60,9 @@ async def db(database_url: tuple[str, str | None]) -> AsyncIterator[Database]:
     url, schema = database_url
     parsed = parse_database_url(url)
     database: Database = (
-        SqliteDatabase(parsed.path) if parsed.dialect == "sqlite" else PostgresDatabase(parsed.dsn, schema=schema)
+        SqliteDatabase(parsed.path)
+        if parsed.dialect == "sqlite"
+        else PostgresDatabase(parsed.dsn, schema=schema)
     )
     yield database
     await database.close()

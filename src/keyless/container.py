@@ -16,7 +16,7 @@ from keyless.logs import LoggingEvents
 from keyless.mail.devmailbox import DevMailboxMailer
 from keyless.mail.outbox import OutboxWorker
 from keyless.mail.render import TemplateRenderer, build_renderer
-from keyless.mail.smtp import SmtpMailer
+from keyless.mail.smtp import build_smtp_mailer
 from keyless.oidc.clients import ClientRegistry
 from keyless.oidc.grants.client_credentials import ClientCredentialsGrant
 from keyless.oidc.grants.registry import GrantRegistry
@@ -148,12 +148,12 @@ def build_container(
     keyring = Keyring(signing_keys, sealer)
     tokens = TokenService(keyring, issuer=settings.public_url, access_token_ttl=settings.access_token_ttl)
     grants = GrantRegistry([ClientCredentialsGrant(tokens, clock)])
-    renderer = build_renderer(settings)
+    renderer = build_renderer(settings, clock)
     if mailer is None:
         mailer = (
             DevMailboxMailer(dev_mailbox, clock)
             if settings.mail_backend is MailBackend.DEV_MAILBOX
-            else SmtpMailer.from_settings(settings)
+            else build_smtp_mailer(settings, clock)
         )
     policy = build_policy(settings)
     worker = OutboxWorker(

@@ -40,7 +40,7 @@ def new_pg_schema() -> str:
 async def truncate_pg(schema: str) -> None:
     conn = await asyncpg.connect(PG_DSN)
     try:
-        await conn.execute(f'TRUNCATE {", ".join(f"{schema}.{t}" for t in TABLES)}')
+        await conn.execute(f"TRUNCATE {', '.join(f'{schema}.{t}' for t in TABLES)}")
     finally:
         await conn.close()
 

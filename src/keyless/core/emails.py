@@ -5,7 +5,7 @@ The address mail goes to is the validated, normalised form (NFC local part, lowe
 
 The identity key, used for limits and accounts, is ``local@domain`` where the local part has only its
 ASCII letters lower-cased and the domain is its lower-case IDNA (ASCII) form. Unicode case folding is
-deliberately not applied: folding would map distinct addresses such as ``ı@`` (dotless i) and ``i@``
+deliberately not applied: folding would map distinct addresses such as ``\u0131@`` (dotless i) and ``i@``
 onto one key. Canonically equivalent spellings (NFC, e.g. the Kelvin sign and ``K``) share a key,
 and they also share the address the mail is sent to, so a look-alike can only ever mail the owner.
 """
@@ -31,7 +31,11 @@ class EmailAddress:
 def parse_email(raw: str, field: str = "email") -> EmailAddress:
     """Validate and normalise. Surrounding spaces are trimmed (documented); anything else odd is refused."""
     candidate = raw.strip(" ")
-    if not candidate or len(candidate) > MAX_EMAIL_LENGTH or any(ord(ch) < 32 or ch == "\x7f" for ch in candidate):
+    if (
+        not candidate
+        or len(candidate) > MAX_EMAIL_LENGTH
+        or any(ord(ch) < 32 or ch == "\x7f" for ch in candidate)
+    ):
         raise _invalid(field)
     try:
         result = validate_email(candidate, check_deliverability=False, allow_display_name=False)

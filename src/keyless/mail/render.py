@@ -40,8 +40,6 @@ _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 _VARIABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # Jinja gives these names a meaning of their own inside templates.
 _JINJA_NAMES = frozenset({"self", "loop", "super", "caller", "varargs", "kwargs", "true", "false", "none"})
-# Built-ins a caller's template_variables may replace; the rest are the server's.
-_OVERRIDABLE = frozenset({"app_name", "app_logo_url"})
 _SAMPLE_CODE = "123456"
 _SAMPLE_LINK = "https://app.example.com/passwordless/verify?link_token=sample-link-token"
 
@@ -104,7 +102,7 @@ class TemplateRenderer:
         loaders.append(FileSystemLoader(str(BUILTIN_TEMPLATES)))
         self._env = ImmutableSandboxedEnvironment(
             loader=ChoiceLoader(loaders),
-            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
+            autoescape=select_autoescape(("html",), default_for_string=False, default=False),
             undefined=StrictUndefined,
             auto_reload=False,  # templates are checked at start-up and never change under a running server
             trim_blocks=True,
@@ -162,12 +160,13 @@ class TemplateRenderer:
     def _context(self, content: EmailContent) -> dict[str, Any]:
         context = dict(self._branding)
         for key, value in content.variables.items():
-            if key in _OVERRIDABLE or (
+            if key == "app_name" or (
                 key not in context and key not in _JINJA_NAMES and _VARIABLE_NAME.fullmatch(key)
             ):
                 context[key] = value
-        if context["app_logo_url"] is not self._branding["app_logo_url"]:
-            context["app_logo_url"] = self._caller_logo(context["app_logo_url"])
+        logo = content.variables.get("app_logo_url")
+        if logo is not None:
+            context["app_logo_url"] = self._caller_logo(logo)
         expiry = absolute_time(content.expires_at)
         # The reserved names are the server's; the core refuses them as template_variables anyway.
         context["email"] = content.recipient
@@ -181,8 +180,9 @@ class TemplateRenderer:
     def _caller_logo(self, value: str) -> str | None:
         # A caller may swap the configured logo, but may not add an image where the operator chose
         # none (no third-party images, EM-05), and only an https URL is accepted.
-        if self._branding["app_logo_url"] is None or not value.startswith("https://"):
-            return self._branding["app_logo_url"]  # type: ignore[no-any-return]
+        configured: str | None = self._branding["app_logo_url"]
+        if configured is None or not value.startswith("https://"):
+            return configured
         return value
 
 

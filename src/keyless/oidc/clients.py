@@ -6,7 +6,12 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from keyless.clock import Clock
-from keyless.core.credentials import client_secret_matches, generate_prefixed_id, generate_secret, hash_client_secret
+from keyless.core.credentials import (
+    client_secret_matches,
+    generate_prefixed_id,
+    generate_secret,
+    hash_client_secret,
+)
 from keyless.core.models import Client
 from keyless.core.ports import ClientStore
 from keyless.oidc.errors import invalid_client

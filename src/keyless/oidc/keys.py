@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -70,7 +70,9 @@ class Keyring:
                 loaded[record.kid] = existing
                 continue
             pem = self._sealer.open(record.sealed_private_key, b"signing-key:" + record.kid.encode())
-            loaded[record.kid] = _LoadedKey(record, RSAKey.import_key(record.public_jwk), RSAKey.import_key(pem))
+            loaded[record.kid] = _LoadedKey(
+                record, RSAKey.import_key(cast(dict[str, str | list[str]], record.public_jwk)), RSAKey.import_key(pem)
+            )
         self._keys = loaded
         self._jwks = {"keys": [dict(k.record.public_jwk) for k in loaded.values()]}
 

@@ -38,7 +38,9 @@ class InvalidToken(Exception):
 
 
 class TokenService:
-    def __init__(self, keyring: Keyring, *, issuer: str, access_token_ttl: int, cache_size: int = 10_000) -> None:
+    def __init__(
+        self, keyring: Keyring, *, issuer: str, access_token_ttl: int, cache_size: int = 10_000
+    ) -> None:
         self._keyring = keyring
         self.issuer = issuer
         self.access_token_ttl = access_token_ttl
@@ -46,7 +48,13 @@ class TokenService:
         self._cache_size = cache_size
 
     def issue_access_token(
-        self, *, subject: str, client_id: str, scopes: tuple[str, ...], now: float, extra: dict[str, Any] | None = None
+        self,
+        *,
+        subject: str,
+        client_id: str,
+        scopes: tuple[str, ...],
+        now: float,
+        extra: dict[str, Any] | None = None,
     ) -> IssuedToken:
         issued_at = int(now)
         claims: dict[str, Any] = {
@@ -92,7 +100,12 @@ class TokenService:
         except (JoseError, ValueError) as exc:
             raise InvalidToken("bad signature") from exc
         exp, nbf = claims.get("exp"), claims.get("nbf", 0)
-        if claims.get("iss") != self.issuer or not isinstance(exp, int) or exp <= now or not isinstance(nbf, int):
+        if (
+            claims.get("iss") != self.issuer
+            or not isinstance(exp, int)
+            or exp <= now
+            or not isinstance(nbf, int)
+        ):
             raise InvalidToken("expired or foreign")
         if nbf > now + 5:  # small skew allowance between keyless processes
             raise InvalidToken("not yet valid")

@@ -138,7 +138,9 @@ class SqlAuthRequestStore:
         )
 
     async def get(self, request_id: str) -> AuthRequest | None:
-        row = await self._db.fetch_one(f"SELECT {_AR_COLUMNS} FROM auth_requests WHERE id = :id", {"id": request_id})
+        row = await self._db.fetch_one(
+            f"SELECT {_AR_COLUMNS} FROM auth_requests WHERE id = :id", {"id": request_id}
+        )
         return _request_from_row(row) if row else None
 
     async def find_by_link_hash(self, link_hashes: Sequence[bytes]) -> AuthRequest | None:
@@ -235,7 +237,9 @@ class SqlOutboxStore:
         await self._db.transaction([Stmt(_OUTBOX_INSERT, _message_params(message))])
 
     async def get(self, message_id: str) -> OutboxMessage | None:
-        row = await self._db.fetch_one(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id = :id", {"id": message_id})
+        row = await self._db.fetch_one(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id = :id", {"id": message_id}
+        )
         return _message_from_row(row) if row else None
 
     async def claim_due(self, now: float, lease_seconds: float, limit: int) -> list[OutboxMessage]:
@@ -291,7 +295,9 @@ class SqlOutboxStore:
 
 # --- clients ---------------------------------------------------------------------------------------
 
-_CLIENT_COLUMNS = "id, name, secret_hash, redirect_uris, magiclink_uris, post_logout_redirect_uris, scopes, created_at"
+_CLIENT_COLUMNS = (
+    "id, name, secret_hash, redirect_uris, magiclink_uris, post_logout_redirect_uris, scopes, created_at"
+)
 
 
 def _client_from_row(row: Row) -> Client:
@@ -312,7 +318,9 @@ class SqlClientStore:
         self._db = db
 
     async def get(self, client_id: str) -> Client | None:
-        row = await self._db.fetch_one(f"SELECT {_CLIENT_COLUMNS} FROM clients WHERE id = :id", {"id": client_id})
+        row = await self._db.fetch_one(
+            f"SELECT {_CLIENT_COLUMNS} FROM clients WHERE id = :id", {"id": client_id}
+        )
         return _client_from_row(row) if row else None
 
     async def create(self, client: Client) -> None:
@@ -415,14 +423,19 @@ class SqlDevMailboxStore:
         )
 
     async def list(self, recipient: str | None, limit: int) -> list[DevMailboxMessage]:
-        base = "SELECT id, recipient, subject, text_body, html_body, created_at, auth_request_id FROM dev_mailbox"
+        base = (
+            "SELECT id, recipient, subject, text_body, html_body, created_at, auth_request_id "
+            "FROM dev_mailbox"
+        )
         if recipient is not None:
             rows = await self._db.fetch_all(
                 base + " WHERE recipient = :r ORDER BY created_at DESC, id DESC LIMIT :n",
                 {"r": recipient, "n": limit},
             )
         else:
-            rows = await self._db.fetch_all(base + " ORDER BY created_at DESC, id DESC LIMIT :n", {"n": limit})
+            rows = await self._db.fetch_all(
+                base + " ORDER BY created_at DESC, id DESC LIMIT :n", {"n": limit}
+            )
         return [
             DevMailboxMessage(
                 id=r["id"],

@@ -46,7 +46,11 @@ class AccessLog:
             await self.app(scope, receive, send_wrapper)
         finally:
             access_log.info(
-                "%s %s %d %.1fms", scope["method"], scope["path"], status, (time.perf_counter() - started) * 1000
+                "%s %s %d %.1fms",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
             )
 
 

@@ -32,7 +32,9 @@ def build_router(store: DevMailboxStore) -> APIRouter:
                 for m in items
             ]
         }
-        return Response(orjson.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})
+        return Response(
+            orjson.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"}
+        )
 
     @router.get("", response_class=HTMLResponse, summary="The dev mailbox page")
     async def page(request: Request, to: str | None = Query(None, max_length=320)) -> HTMLResponse:

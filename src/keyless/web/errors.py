@@ -54,7 +54,10 @@ def render_error(error: KeylessError) -> Response:
     if error.http_status == 403:
         headers["WWW-Authenticate"] = 'Bearer realm="keyless", error="insufficient_scope"'
     return Response(
-        orjson.dumps(error_body(error)), status_code=error.http_status, headers=headers, media_type="application/json"
+        orjson.dumps(error_body(error)),
+        status_code=error.http_status,
+        headers=headers,
+        media_type="application/json",
     )
 
 
@@ -72,7 +75,9 @@ def violations_from_pydantic(exc: RequestValidationError) -> tuple[FieldViolatio
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
         out.append(
-            FieldViolation(".".join(loc) or "body", str(err.get("msg", "invalid")), str(err.get("type", "invalid")))
+            FieldViolation(
+                ".".join(loc) or "body", str(err.get("msg", "invalid")), str(err.get("type", "invalid"))
+            )
         )
     return tuple(out)
 

@@ -77,6 +77,12 @@ def harness(db: Database, clock: ManualClock) -> Harness:
         events=NullEvents(),
     )
     return Harness(
-        flows, clock, mail, store, outbox, db, Caller(make_client("skc_1"), "192.0.2.1"),
+        flows,
+        clock,
+        mail,
+        store,
+        outbox,
+        db,
+        Caller(make_client("skc_1"), "192.0.2.1"),
         Caller(make_client("skc_2"), "192.0.2.2"),
     )

@@ -45,7 +45,9 @@ async def test_expires_in_outside_60_to_3600_is_refused(harness: Harness, expire
 
 @pytest.mark.parametrize("expires_in", [60, 3600])
 async def test_expires_in_bounds_are_accepted(harness: Harness, expires_in: int) -> None:
-    result = await harness.flows.send(harness.caller, SendCommand(email="a@example.com", expires_in=expires_in))
+    result = await harness.flows.send(
+        harness.caller, SendCommand(email="a@example.com", expires_in=expires_in)
+    )
     assert result.expires_in == expires_in
 
 
@@ -196,7 +198,9 @@ async def test_template_is_kept_for_the_email_and_verify(harness: Harness) -> No
     assert content.template is TemplateType.SIGNIN  # UNSPECIFIED/absent reads as sign-in
 
 
-async def test_resend_keeps_the_id_and_without_new_credentials_remails_the_same_code(harness: Harness) -> None:
+async def test_resend_keeps_the_id_and_without_new_credentials_remails_the_same_code(
+    harness: Harness,
+) -> None:
     request_id, first = await harness.send()
     harness.clock.advance(290)
     result = await harness.flows.resend(harness.caller, request_id)
@@ -220,7 +224,7 @@ async def test_resend_after_expiry_issues_a_fresh_credential(harness: Harness) -
 
 async def test_resend_with_new_credentials_issues_a_new_code(harness: Harness) -> None:
     harness.with_policy(new_credentials_on_resend=True)
-    request_id, first = await harness.send()
+    request_id, _ = await harness.send()
     harness.clock.advance(100)
     result = await harness.flows.resend(harness.caller, request_id)
     assert result.auth_request_id == request_id and result.expires_in == 300

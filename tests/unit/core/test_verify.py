@@ -31,7 +31,9 @@ async def verify_code(h: Harness, request_id: str, code: str | None, caller: obj
 
 async def test_right_code_returns_email_state_template_type(harness: Harness) -> None:
     request_id, content = await harness.send(state="jAy-state1", template=TemplateType.SIGNUP)
-    result = await harness.flows.verify(harness.caller, VerifyCommand(code=content.code, auth_request_id=request_id))
+    result = await harness.flows.verify(
+        harness.caller, VerifyCommand(code=content.code, auth_request_id=request_id)
+    )
     assert (result.email, result.state, result.template, result.passwordless_type) == (
         "alice@example.com",
         "jAy-state1",
@@ -116,7 +118,7 @@ async def test_window_recovery_after_ten_minutes(harness: Harness) -> None:
 
 
 async def test_success_gives_back_the_address_attempt(harness: Harness) -> None:
-    for i in range(4):
+    for _ in range(4):
         harness.clock.advance(61)
         request_id, content = await harness.send()
         await verify_code(harness, request_id, content.code)

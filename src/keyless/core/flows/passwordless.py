@@ -326,7 +326,9 @@ class PasswordlessFlows:
                     )
                 )
             elif len(uri) > 1000:
-                violations.append(FieldViolation("magiclink_auth_uri", "must be at most 1000 characters", "string.max_len"))
+                violations.append(
+                    FieldViolation("magiclink_auth_uri", "must be at most 1000 characters", "string.max_len")
+                )
             elif not uri.startswith(("https://", "http://")) or uri not in caller.client.magiclink_uris:
                 raise MagicLinkUriNotAllowed(
                     violations=(
@@ -362,7 +364,9 @@ class PasswordlessFlows:
             if len(value) > p.max_template_variable_value:
                 out.append(
                     FieldViolation(
-                        name, f"value must be at most {p.max_template_variable_value} characters", "map.values.max_len"
+                        name,
+                        f"value must be at most {p.max_template_variable_value} characters",
+                        "map.values.max_len",
                     )
                 )
         return out
@@ -458,7 +462,7 @@ class PasswordlessFlows:
         return SendResult(
             auth_request_id=request.id,
             expires_at=int(request.expires_at),
-            expires_in=max(0, int(round(request.expires_at - now))),
+            expires_in=max(0, round(request.expires_at - now)),
             passwordless_type=request.passwordless_type,
         )
 
@@ -499,8 +503,10 @@ def _has_nul(value: str) -> bool:
 
 
 def _check_request_id(value: str, *, required: bool) -> None:
-    violations = _request_id_violations(value) if value or not required else [
-        FieldViolation("auth_request_id", "is required", "required")
-    ]
+    violations = (
+        _request_id_violations(value)
+        if value or not required
+        else [FieldViolation("auth_request_id", "is required", "required")]
+    )
     if violations:
         raise InvalidRequest(violations=tuple(violations))

@@ -1,0 +1,1 @@
+"""Mail adapter: template rendering, MIME assembly, the outbox worker and the delivery backends."""
