@@ -30,7 +30,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output"
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -39,8 +39,9 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-        fail(f"invalid setting {where}: {first.get('msg')}")
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        text = str(first.get("msg", "")).removeprefix("Value error, ")
+        fail(f"invalid setting {where} (KEYLESS_{where.upper()}): {text}" if where else text)
     except (ConfigurationError, ValueError) as exc:
         fail(str(exc))
     raise AssertionError("unreachable")

@@ -166,8 +166,12 @@ class OutboxWorker:
         message = job.message
         try:
             async with self._slots:
+                now = self._clock.now()
+                if now >= message.expires_at:
+                    await self._final(message, OutboxStatus.ABANDONED, "credential expired before delivery")
+                    return
                 # Start only if our lease outlives the longest send; else another worker may take it.
-                if self._clock.now() + self._send_timeout > self._leases.get(message.id, 0.0):
+                if now + self._send_timeout > self._leases.get(message.id, 0.0):
                     log.info(
                         "outbox message=%s auth_request=%s outcome=deferred (lease too short)",
                         message.id,
@@ -191,10 +195,6 @@ class OutboxWorker:
 
     async def _deliver(self, job: _Job) -> None:
         message = job.message
-        now = self._clock.now()
-        if now >= message.expires_at:
-            await self._final(message, OutboxStatus.ABANDONED, "credential expired before delivery")
-            return
         content = job.content if job.content is not None else await self._load(message)
         if content is None:
             return

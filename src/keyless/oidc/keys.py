@@ -71,7 +71,9 @@ class Keyring:
                 continue
             pem = self._sealer.open(record.sealed_private_key, b"signing-key:" + record.kid.encode())
             loaded[record.kid] = _LoadedKey(
-                record, RSAKey.import_key(cast(dict[str, str | list[str]], record.public_jwk)), RSAKey.import_key(pem)
+                record,
+                RSAKey.import_key(cast(dict[str, str | list[str]], record.public_jwk)),
+                RSAKey.import_key(pem),
             )
         self._keys = loaded
         self._jwks = {"keys": [dict(k.record.public_jwk) for k in loaded.values()]}

@@ -176,7 +176,8 @@ def test_builtin_templates_pass_the_check() -> None:
 
 def test_check_names_a_template_with_an_undefined_variable(tmp_path: Path) -> None:
     (tmp_path / "signup_link.html").write_text(
-        '{% extends "base.html" %}{% block content %}{{ link }} {{ otp }}\n{{ no_such_variable }}{% endblock %}'
+        '{% extends "base.html" %}{% block content %}{{ link }} {{ otp }}\n'
+        "{{ no_such_variable }}{% endblock %}"
     )
     r = renderer(templates_dir=tmp_path)
     with pytest.raises(ConfigurationError, match=r"signup_link\.html.*no_such_variable"):
