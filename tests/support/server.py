@@ -49,7 +49,7 @@ class ServerProcess:
     def start(self, timeout: float = 30) -> ServerProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own console script
+        self.process = subprocess.Popen(
             [KEYLESS, "serve"],
             cwd=self.workdir,
             env=keyless_env(self.workdir, **self.settings),

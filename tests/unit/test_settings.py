@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from keyless.keymaterial import decode_key, load_key_material, new_key
 from keyless.errors import ConfigurationError
+from keyless.keymaterial import decode_key, load_key_material, new_key
 from keyless.settings import Settings
 
 
