@@ -48,8 +48,15 @@ def build_database(settings: Settings) -> Database:
     return PostgresDatabase(url.dsn, schema=settings.database_schema)
 
 
+def mail_send_timeout(settings: Settings) -> float:
+    """A whole SMTP send: connect, STARTTLS, login, data; aiosmtplib's timeout applies per step."""
+    return 3 * settings.smtp_timeout_seconds
+
+
 def build_policy(settings: Settings) -> PasswordlessPolicy:
     return PasswordlessPolicy(
+        # The lease must outlast a whole send, so no other worker takes a message mid-delivery.
+        outbox_lease_seconds=2 * mail_send_timeout(settings) + 10,
         passwordless_type=settings.passwordless_type,
         new_credentials_on_resend=settings.new_credentials_on_resend,
         enforce_same_browser_origin=settings.enforce_same_browser_origin,
@@ -164,6 +171,7 @@ def build_container(
         mailer=mailer,
         clock=clock,
         lease_seconds=policy.outbox_lease_seconds,
+        send_timeout=mail_send_timeout(settings),
         retry_max_seconds=settings.mail_retry_max_seconds,
     )
     flows = PasswordlessFlows(
