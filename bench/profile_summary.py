@@ -72,10 +72,20 @@ def read_folded(path: Path) -> list[tuple[list[str], int]]:
     return stacks
 
 
+def _matches(frame: str, needle: str) -> bool:
+    """A needle "name (file" names a function: py-spy writes "Class.name (file:line)" or
+    "outer.<locals>.name (file:line)", so "transaction (" must not match "_run_transaction ("."""
+    if " (" not in needle:
+        return needle in frame
+    want, _, where = needle.partition(" (")
+    name, _, location = frame.partition(" (")
+    return (name == want or name.endswith("." + want)) and location.startswith(where)
+
+
 def _self_category(frames: list[str]) -> str:
     for frame in reversed(frames):
         for category, needles in SELF_RULES:
-            if any(needle in frame for needle in needles):
+            if any(_matches(frame, needle) for needle in needles):
                 return category
     return "other (interpreter, stdlib)"
 
@@ -87,9 +97,8 @@ def summarise(path: Path) -> dict[str, object]:
     by_inclusive: Counter[str] = Counter()
     for frames, count in stacks:
         by_self[_self_category(frames)] += count
-        joined = ";".join(frames)
         for label, needles in INCLUSIVE_RULES:
-            if any(needle in joined for needle in needles):
+            if any(_matches(frame, needle) for frame in frames for needle in needles):
                 by_inclusive[label] += count
     return {
         "samples": total,

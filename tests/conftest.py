@@ -60,9 +60,7 @@ async def db(database_url: tuple[str, str | None]) -> AsyncIterator[Database]:
     url, schema = database_url
     parsed = parse_database_url(url)
     database: Database = (
-        SqliteDatabase(parsed.path)
-        if parsed.dialect == "sqlite"
-        else PostgresDatabase(parsed.dsn, schema=schema)
+        SqliteDatabase(parsed.path) if parsed.dialect == "sqlite" else PostgresDatabase(parsed.dsn, schema=schema)
     )
     yield database
     await database.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 
@@ -18,13 +20,18 @@ from keyless.mail.outbox import OutboxWorker
 from keyless.mail.render import TemplateRenderer, build_renderer
 from keyless.mail.smtp import build_smtp_mailer
 from keyless.oidc.clients import ClientRegistry
+from keyless.oidc.grants.authorization_code import AuthorizationCodeGrant
 from keyless.oidc.grants.client_credentials import ClientCredentialsGrant
+from keyless.oidc.grants.refresh_token import RefreshTokenGrant
 from keyless.oidc.grants.registry import GrantRegistry
+from keyless.oidc.issuer import OidcIssuer
 from keyless.oidc.keys import Keyring
+from keyless.oidc.signin import HostedSignin
 from keyless.oidc.tokens import TokenService
 from keyless.ratelimit.memory import InMemoryRateLimiter
 from keyless.settings import MailBackend, Settings
 from keyless.storage.database import Database
+from keyless.storage.oidc_stores import SqlGrantStore, SqlLoginStore, SqlSessionStore, SqlUserStore
 from keyless.storage.postgres import PostgresDatabase
 from keyless.storage.sqlite import SqliteDatabase
 from keyless.storage.stores import (
@@ -36,6 +43,7 @@ from keyless.storage.stores import (
 )
 from keyless.storage.url import parse_database_url
 from keyless.web.auth import ApiAuthenticator, CachedClients
+from keyless.web.browser import BrowserCookies
 from keyless.web.clientip import ClientIpResolver
 
 log = logging.getLogger("keyless")
@@ -105,6 +113,13 @@ class Container:
     flows: PasswordlessFlows
     ips: ClientIpResolver
     api_auth: ApiAuthenticator
+    users: SqlUserStore
+    sessions: SqlSessionStore
+    logins: SqlLoginStore
+    oauth_grants: SqlGrantStore
+    issuer: OidcIssuer
+    signin: HostedSignin
+    cookies: BrowserCookies
     started: bool = False
 
     async def start(self) -> None:
@@ -154,7 +169,27 @@ def build_container(
     rules = build_rules(settings)
     keyring = Keyring(signing_keys, sealer)
     tokens = TokenService(keyring, issuer=settings.public_url, access_token_ttl=settings.access_token_ttl)
-    grants = GrantRegistry([ClientCredentialsGrant(tokens, clock)])
+    users, sessions, logins, oauth_grants = (
+        SqlUserStore(db),
+        SqlSessionStore(db),
+        SqlLoginStore(db),
+        SqlGrantStore(db),
+    )
+    issuer = OidcIssuer(
+        grants=oauth_grants,
+        tokens=tokens,
+        keyring=keyring,
+        clock=clock,
+        refresh_token_ttl=settings.refresh_token_ttl,
+        id_token_ttl=settings.id_token_ttl,
+    )
+    grants = GrantRegistry(
+        [
+            ClientCredentialsGrant(tokens, clock),
+            AuthorizationCodeGrant(grants=oauth_grants, users=users, sessions=sessions, issuer=issuer, clock=clock),
+            RefreshTokenGrant(grants=oauth_grants, users=users, sessions=sessions, issuer=issuer, clock=clock),
+        ]
+    )
     renderer = build_renderer(settings, clock)
     if mailer is None:
         mailer = (
@@ -188,6 +223,18 @@ def build_container(
     )
     ips = ClientIpResolver(settings.trusted_proxies)
     cached_clients = CachedClients(clients)
+    signin = HostedSignin(
+        flows=flows,
+        logins=logins,
+        users=users,
+        sessions=sessions,
+        clients=cached_clients,
+        issuer=issuer,
+        clock=clock,
+        link_uri=f"{settings.public_url}/signin/link",
+        session_ttl=settings.session_ttl,
+    )
+    csrf_key = hmac.new(keys.hmac_keys[0], b"keyless hosted-pages csrf", hashlib.sha256).digest()
     return Container(
         settings=settings,
         clock=clock,
@@ -212,4 +259,11 @@ def build_container(
         flows=flows,
         ips=ips,
         api_auth=ApiAuthenticator(tokens, cached_clients, ips, clock),
+        users=users,
+        sessions=sessions,
+        logins=logins,
+        oauth_grants=oauth_grants,
+        issuer=issuer,
+        signin=signin,
+        cookies=BrowserCookies(settings.public_url, csrf_key, settings.session_ttl),
     )

@@ -191,6 +191,27 @@ class RateLimited(KeylessError):
     default_message = "Too many requests. Try again later."
 
 
+@_register
+class LoginNotFound(KeylessError):
+    error_code = "LOGIN_NOT_FOUND"
+    grpc_status = GrpcStatus.NOT_FOUND
+    default_message = "This sign-in has expired or does not exist. Start again from the application."
+
+
+@_register
+class BrowserMismatch(KeylessError):
+    error_code = "BROWSER_MISMATCH"
+    grpc_status = GrpcStatus.PERMISSION_DENIED
+    default_message = "Open the link in the browser where you started signing in, or enter the code instead."
+
+
+@_register
+class CsrfFailed(KeylessError):
+    error_code = "CSRF_FAILED"
+    grpc_status = GrpcStatus.PERMISSION_DENIED
+    default_message = "This form has expired or did not come from this site. Go back and try again."
+
+
 # --- callers ---------------------------------------------------------------------------------------
 
 

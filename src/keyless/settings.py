@@ -55,9 +55,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEYLESS_", extra="forbid", validate_default=True)
 
     # --- deployment ---
-    mode: Mode = Field(
-        Mode.DEV, description="dev, or production (refuses generated secrets and the dev mailbox)"
-    )
+    mode: Mode = Field(Mode.DEV, description="dev, or production (refuses generated secrets and the dev mailbox)")
     public_url: str = Field(
         "http://localhost:8080",
         description="The external origin: token issuer and base of every link; never taken from requests.",
@@ -65,18 +63,14 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface keyless serve binds to")
     port: int = Field(8080, ge=1, le=65535, description="Port keyless serve listens on")
     data_dir: Path = Field(Path("keyless-data"), description="Where the SQLite file and dev secrets live")
-    database_url: str = Field(
-        "", description="sqlite:///path.db (default: <data_dir>/keyless.db) or postgresql://…"
-    )
+    database_url: str = Field("", description="sqlite:///path.db (default: <data_dir>/keyless.db) or postgresql://…")
     database_schema: str | None = Field(None, description="PostgreSQL schema to use (created if missing)")
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Peers (IPs or CIDRs) whose X-Forwarded-For is believed for the client IP",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    access_log: bool = Field(
-        True, description="Log one line per HTTP request (paths only, never query strings)"
-    )
+    access_log: bool = Field(True, description="Log one line per HTTP request (paths only, never query strings)")
 
     # --- secrets (generated and kept in <data_dir>/dev-secrets.json in dev mode) ---
     credential_hmac_keys: list[SecretStr] = Field(
@@ -90,9 +84,7 @@ class Settings(BaseSettings):
 
     # --- passwordless behaviour ---
     passwordless_type: PasswordlessType = Field(PasswordlessType.OTP, description="OTP, LINK or LINK_OTP")
-    new_credentials_on_resend: bool = Field(
-        False, description="A resend issues a new code/link and kills the old one"
-    )
+    new_credentials_on_resend: bool = Field(False, description="A resend issues a new code/link and kills the old one")
     enforce_same_browser_origin: bool = Field(
         False,
         description="Link verification must name the auth_request_id (API) or come from the same browser",
@@ -112,34 +104,30 @@ class Settings(BaseSettings):
     verify_per_client_per_minute: int = Field(1200, ge=1)
     token_per_ip_per_minute: int = Field(60, ge=1)
 
-    # --- tokens ---
+    # --- tokens and sessions ---
     access_token_ttl: int = Field(899, ge=60, le=86_400, description="Seconds an access token lives")
+    id_token_ttl: int = Field(3600, ge=60, le=86_400, description="Seconds an ID token lives")
+    refresh_token_ttl: int = Field(30 * 86_400, ge=300, description="Seconds a refresh-token family lives")
+    session_ttl: int = Field(7 * 86_400, ge=300, description="Seconds a browser session at keyless lives")
+    resend_cooldown_seconds: int = Field(30, ge=0, le=600, description="Hosted pages: wait before a resend")
 
     # --- first start ---
     bootstrap_client_name: str = "Default application"
-    bootstrap_redirect_uris: list[str] = Field(
-        default_factory=lambda: ["http://localhost:3000/auth/callback"]
-    )
-    bootstrap_magiclink_uris: list[str] = Field(
-        default_factory=lambda: ["http://localhost:3000/passwordless/verify"]
-    )
+    bootstrap_redirect_uris: list[str] = Field(default_factory=lambda: ["http://localhost:3000/auth/callback"])
+    bootstrap_magiclink_uris: list[str] = Field(default_factory=lambda: ["http://localhost:3000/passwordless/verify"])
 
     # --- mail ---
     mail_backend: MailBackend = MailBackend.DEV_MAILBOX
     mail_from: str = Field("keyless@localhost", description="From address of every email")
     mail_from_name: str = Field("", description="Display name for From (default: app_name)")
-    mail_templates_dir: Path | None = Field(
-        None, description="Directory whose templates override the built-in ones"
-    )
+    mail_templates_dir: Path | None = Field(None, description="Directory whose templates override the built-in ones")
     smtp_host: str = "localhost"
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_seconds: float = Field(10.0, gt=0, le=120)
-    smtp_ca_file: Path | None = Field(
-        None, description="CA bundle to verify the SMTP server (default: system)"
-    )
+    smtp_ca_file: Path | None = Field(None, description="CA bundle to verify the SMTP server (default: system)")
     mail_retry_max_seconds: float = Field(60.0, ge=1, description="Cap of the delivery back-off")
 
     # --- branding ---

@@ -29,9 +29,7 @@ from keyless.storage.stores import (
 NOW = 1_700_000_000.0
 
 
-def make_request(
-    request_id: str = "req-1", email_key: str = "alice@example.com", **changes: object
-) -> AuthRequest:
+def make_request(request_id: str = "req-1", email_key: str = "alice@example.com", **changes: object) -> AuthRequest:
     base = AuthRequest(
         id=request_id,
         client_id="skc_1",
@@ -81,9 +79,7 @@ async def test_auth_request_round_trip(db: Database) -> None:
 
 async def test_optional_fields_round_trip(db: Database) -> None:
     store = SqlAuthRequestStore(db)
-    request = make_request(
-        template=None, state=None, magiclink_auth_uri=None, link_hash=None, template_variables={}
-    )
+    request = make_request(template=None, state=None, magiclink_auth_uri=None, link_hash=None, template_variables={})
     await store.create(request, make_message(request))
     assert await store.get(request.id) == request
 
@@ -191,9 +187,7 @@ async def test_claim_due_takes_pending_and_lapsed_leases_only(db: Database) -> N
     await store.create(request, make_message(request, "leased"))  # lease until NOW+30
     await outbox.enqueue(make_message(request, "due", status=OutboxStatus.PENDING, lease_until=None))
     await outbox.enqueue(
-        make_message(
-            request, "later", status=OutboxStatus.PENDING, lease_until=None, next_attempt_at=NOW + 100
-        )
+        make_message(request, "later", status=OutboxStatus.PENDING, lease_until=None, next_attempt_at=NOW + 100)
     )
     claimed = await outbox.claim_due(NOW + 1, 30, 10)
     assert [m.id for m in claimed] == ["due"]

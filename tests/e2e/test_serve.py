@@ -15,9 +15,7 @@ from tests.support.server import ServerProcess, run_cli
 def read_code(base: str, email: str) -> str:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        messages = httpx.get(f"{base}/dev/mailbox/messages", params={"to": email, "limit": 1}).json()[
-            "messages"
-        ]
+        messages = httpx.get(f"{base}/dev/mailbox/messages", params={"to": email, "limit": 1}).json()["messages"]
         if messages:
             found = re.search(r"\b\d{6}\b", messages[0]["text"])
             assert found
@@ -84,9 +82,9 @@ def test_magic_link_variant(tmp_path: Path) -> None:
         )
         assert sent.status_code == 200 and sent.json()["passwordless_type"] == "LINK_OTP"
         read_code(server.url, "link@example.com")
-        text = httpx.get(f"{server.url}/dev/mailbox/messages", params={"to": "link@example.com"}).json()[
-            "messages"
-        ][0]["text"]
+        text = httpx.get(f"{server.url}/dev/mailbox/messages", params={"to": "link@example.com"}).json()["messages"][0][
+            "text"
+        ]
         link = re.search(r"http://localhost:3000/passwordless/verify\?link_token=([A-Za-z0-9_-]+)", text)
         assert link, text
         verified = httpx.post(

@@ -16,7 +16,19 @@ from keyless.storage.migrate import upgrade
 from keyless.storage.url import parse_database_url
 
 PG_DSN = os.environ.get("KEYLESS_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-TABLES = ("auth_requests", "outbox", "clients", "signing_keys", "dev_mailbox")
+TABLES = (
+    "auth_requests",
+    "outbox",
+    "clients",
+    "signing_keys",
+    "dev_mailbox",
+    "users",
+    "sessions",
+    "logins",
+    "grants",
+    "authorization_codes",
+    "refresh_tokens",
+)
 
 
 def migrated_sqlite_template(directory: Path) -> Path:

@@ -22,9 +22,7 @@ def keyless_env(workdir: Path, **settings: str) -> dict[str, str]:
     return env
 
 
-def run_cli(
-    workdir: Path, *args: str, timeout: float = 60, **settings: str
-) -> subprocess.CompletedProcess[str]:
+def run_cli(workdir: Path, *args: str, timeout: float = 60, **settings: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [KEYLESS, *args],
         cwd=workdir,

@@ -50,9 +50,7 @@ def test_production_refuses_unsafe_settings(overrides: dict[str, object], fragme
         prod(**overrides)
 
 
-@pytest.mark.parametrize(
-    "url", ["https://auth.example.com/path", "ftp://x", "auth.example.com", "https://a b"]
-)
+@pytest.mark.parametrize("url", ["https://auth.example.com/path", "ftp://x", "auth.example.com", "https://a b"])
 def test_public_url_must_be_an_origin(url: str) -> None:
     with pytest.raises(ValidationError):
         Settings(public_url=url)

@@ -115,9 +115,7 @@ def db_upgrade() -> None:
 @clients_app.command("create")
 def clients_create(
     name: Annotated[str, typer.Option(help="A name for the application")] = "Application",
-    redirect_uri: Annotated[
-        list[str] | None, typer.Option("--redirect-uri", help="OIDC callback (repeatable)")
-    ] = None,
+    redirect_uri: Annotated[list[str] | None, typer.Option("--redirect-uri", help="OIDC callback (repeatable)")] = None,
     magiclink_uri: Annotated[
         list[str] | None, typer.Option("--magiclink-uri", help="Magic-link landing URI (repeatable)")
     ] = None,
@@ -178,9 +176,7 @@ def clients_list(as_json: JsonFlag = False) -> None:
         return
     table = Table("client id", "name", "redirect URIs", "magic-link URIs")
     for row in rows:
-        table.add_row(
-            row["client_id"], row["name"], "\n".join(row["redirect_uris"]), "\n".join(row["magiclink_uris"])
-        )
+        table.add_row(row["client_id"], row["name"], "\n".join(row["redirect_uris"]), "\n".join(row["magiclink_uris"]))
     console.print(table)
 
 

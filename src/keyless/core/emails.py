@@ -31,11 +31,7 @@ class EmailAddress:
 def parse_email(raw: str, field: str = "email") -> EmailAddress:
     """Validate and normalise. Surrounding spaces are trimmed (documented); anything else odd is refused."""
     candidate = raw.strip(" ")
-    if (
-        not candidate
-        or len(candidate) > MAX_EMAIL_LENGTH
-        or any(ord(ch) < 32 or ch == "\x7f" for ch in candidate)
-    ):
+    if not candidate or len(candidate) > MAX_EMAIL_LENGTH or any(ord(ch) < 32 or ch == "\x7f" for ch in candidate):
         raise _invalid(field)
     try:
         result = validate_email(candidate, check_deliverability=False, allow_display_name=False)

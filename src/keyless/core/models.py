@@ -44,6 +44,7 @@ class Client:
     post_logout_redirect_uris: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ("passwordless",)
     created_at: float = 0.0
+    is_public: bool = False  # a browser or native app: no secret, PKCE required
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,3 +139,92 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    email_key: str
+    email_verified: bool
+    created_at: float
+    last_login_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A browser session at keyless. The cookie holds a secret; only its hash is stored."""
+
+    id: str
+    secret_hash: str
+    user_id: str
+    auth_time: float
+    amr: str
+    created_at: float
+    expires_at: float
+    ended_at: float | None = None
+
+    def is_active(self, now: float) -> bool:
+        return self.ended_at is None and now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """One hosted sign-in in progress: the authorization request waiting for the user."""
+
+    id: str
+    client_id: str
+    redirect_uri: str
+    scope: str
+    state: str | None
+    nonce: str | None
+    code_challenge: str | None
+    max_age: int | None
+    login_hint: str | None
+    browser_hash: str  # binds the sign-in to the browser that started it
+    created_at: float
+    expires_at: float
+    auth_request_id: str | None = None
+    email: str | None = None
+    last_sent_at: float | None = None
+    completed_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What one authorization produced; revoking it kills its access and refresh tokens."""
+
+    id: str
+    client_id: str
+    user_id: str
+    session_id: str
+    scope: str
+    created_at: float
+    expires_at: float
+    revoked_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCode:
+    code_hash: str
+    grant_id: str
+    client_id: str
+    redirect_uri: str
+    nonce: str | None
+    code_challenge: str | None
+    auth_time: float
+    amr: str
+    include_auth_time: bool
+    created_at: float
+    expires_at: float
+    consumed_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    token_hash: str
+    grant_id: str
+    client_id: str
+    created_at: float
+    expires_at: float
+    used_at: float | None = None

@@ -7,13 +7,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from keyless.core.models import (
+    AuthorizationCode,
     AuthRequest,
     Client,
     DevMailboxMessage,
     EmailContent,
+    Grant,
+    Login,
     OutboxMessage,
+    RefreshToken,
     RenderedEmail,
+    Session,
     SigningKey,
+    User,
 )
 
 
@@ -59,6 +65,10 @@ class OutboxStore(Protocol):
     async def mark_retry(self, message_id: str, next_attempt_at: float, error: str) -> None: ...
 
     async def mark_final(self, message_id: str, status: str, now: float, error: str | None) -> None: ...
+
+
+class ClientLookup(Protocol):
+    async def get(self, client_id: str) -> Client | None: ...
 
 
 class ClientStore(Protocol):
@@ -140,3 +150,61 @@ class MailDispatcher(Protocol):
     def dispatch(self, message: OutboxMessage, content: EmailContent) -> None:
         """Hand a freshly stored message to a worker now. Fire and forget: the outbox row is the
         durable copy, so a lost hand-off only delays delivery until the next poll."""
+
+
+# --- OpenID Connect ------------------------------------------------------------------------------
+
+
+class UserStore(Protocol):
+    async def get(self, user_id: str) -> User | None: ...
+
+    async def get_by_email_key(self, email_key: str) -> User | None: ...
+
+    async def record_login(self, candidate: User, now: float) -> User:
+        """The user with ``candidate.email_key``, created from ``candidate`` on first sign-in;
+        ``last_login_at`` set to ``now``."""
+
+
+class SessionStore(Protocol):
+    async def create(self, session: Session) -> None: ...
+
+    async def get_by_secret_hash(self, secret_hash: str) -> Session | None: ...
+
+    async def get(self, session_id: str) -> Session | None: ...
+
+    async def end(self, session_id: str, now: float) -> None:
+        """End the session and revoke every grant made in it."""
+
+
+class LoginStore(Protocol):
+    async def create(self, login: Login) -> None: ...
+
+    async def get(self, login_id: str) -> Login | None: ...
+
+    async def get_by_auth_request(self, auth_request_id: str) -> Login | None: ...
+
+    async def attach(self, login_id: str, auth_request_id: str, email: str, now: float) -> None: ...
+
+    async def complete(self, login_id: str, now: float) -> bool:
+        """Mark done; False if it already was (a second tab, a replayed POST)."""
+
+
+class GrantStore(Protocol):
+    async def create(self, grant: Grant, code: AuthorizationCode) -> None: ...
+
+    async def get(self, grant_id: str) -> Grant | None: ...
+
+    async def consume_code(self, code_hash: str, now: float) -> AuthorizationCode | None:
+        """Atomically mark the code used; None if unknown, used or expired."""
+
+    async def get_code(self, code_hash: str) -> AuthorizationCode | None: ...
+
+    async def revoke(self, grant_id: str, now: float) -> None: ...
+
+    async def add_refresh_token(self, token: RefreshToken) -> None: ...
+
+    async def rotate_refresh_token(self, token_hash: str, now: float, successor: RefreshToken) -> RefreshToken | None:
+        """Atomically retire ``token_hash`` and store ``successor`` (same grant). None when the
+        token is unknown, expired, already used or its grant is revoked."""
+
+    async def get_refresh_token(self, token_hash: str) -> RefreshToken | None: ...

@@ -25,9 +25,7 @@ def clean_header_text(value: str) -> str:
     return cleaned[:MAX_HEADER_TEXT].rstrip()
 
 
-def build_mime(
-    email: RenderedEmail, *, sender: str, sender_name: str, now: float | None = None
-) -> EmailMessage:
+def build_mime(email: RenderedEmail, *, sender: str, sender_name: str, now: float | None = None) -> EmailMessage:
     """A multipart/alternative message: the text part first, the HTML part preferred."""
     ascii_only = email.recipient.isascii() and sender.isascii()
     # A non-ASCII address needs SMTPUTF8; everything else stays plain 7-bit-safe SMTP.

@@ -99,9 +99,7 @@ class OutboxWorker:
             await asyncio.wait_for(self._drain(poller), grace)
         except TimeoutError:
             unfinished = len(self._leases)
-            log.warning(
-                "outbox stopped with %d deliveries unfinished; they resume after their lease", unfinished
-            )
+            log.warning("outbox stopped with %d deliveries unfinished; they resume after their lease", unfinished)
         tasks = [poller, *self._consumers]
         for task in tasks:
             task.cancel()

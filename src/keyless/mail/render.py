@@ -160,9 +160,7 @@ class TemplateRenderer:
     def _context(self, content: EmailContent) -> dict[str, Any]:
         context = dict(self._branding)
         for key, value in content.variables.items():
-            if key == "app_name" or (
-                key not in context and key not in _JINJA_NAMES and _VARIABLE_NAME.fullmatch(key)
-            ):
+            if key == "app_name" or (key not in context and key not in _JINJA_NAMES and _VARIABLE_NAME.fullmatch(key)):
                 context[key] = value
         logo = content.variables.get("app_logo_url")
         if logo is not None:

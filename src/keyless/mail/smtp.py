@@ -68,9 +68,7 @@ class SmtpMailer:
 
     async def send(self, email: RenderedEmail) -> None:
         try:
-            message = build_mime(
-                email, sender=self._sender, sender_name=self._sender_name, now=self._clock.now()
-            )
+            message = build_mime(email, sender=self._sender, sender_name=self._sender_name, now=self._clock.now())
         except (ValueError, HeaderParseError) as exc:
             # An address the header API refuses will be refused on every attempt.
             reason = f"address cannot be written into a header: {_short(exc)}"

@@ -13,7 +13,7 @@ from keyless.core.credentials import (
     hash_client_secret,
 )
 from keyless.core.models import Client
-from keyless.core.ports import ClientStore
+from keyless.core.ports import ClientLookup, ClientStore
 from keyless.oidc.errors import invalid_client
 
 
@@ -56,8 +56,10 @@ class ClientRegistry:
         redirect_uris: list[str],
         magiclink_uris: list[str],
         post_logout_redirect_uris: list[str] | None = None,
+        public: bool = False,
     ) -> tuple[Client, str]:
-        """Create a client; returns it with its secret, which is shown once and stored only hashed."""
+        """Create a client; returns it with its secret, which is shown once and stored only hashed.
+        A public client gets no usable secret (its returned secret is empty)."""
         for uri in [*redirect_uris, *magiclink_uris, *(post_logout_redirect_uris or [])]:
             problem = validate_redirect_uri(uri, allow_http=self._allow_http)
             if problem:
@@ -71,13 +73,21 @@ class ClientRegistry:
             magiclink_uris=tuple(magiclink_uris),
             post_logout_redirect_uris=tuple(post_logout_redirect_uris or ()),
             created_at=self._clock.now(),
+            is_public=public,
         )
         await self._store.create(client)
-        return client, secret
+        return client, "" if public else secret
 
 
-async def authenticate_client(store: ClientStore, client_id: str, secret: str, *, used_basic: bool) -> Client:
+async def authenticate_client(store: ClientLookup, client_id: str, secret: str | None, *, used_basic: bool) -> Client:
+    """A confidential client proves its secret; a public client (PKCE-bound) sends none."""
     client = await store.get(client_id) if client_id and len(client_id) <= 64 else None
-    if client is None or not client_secret_matches(secret, client.secret_hash):
+    if client is None:
+        raise invalid_client(used_basic)
+    if secret is None or secret == "":
+        if not client.is_public:
+            raise invalid_client(used_basic)
+        return client
+    if client.is_public or not client_secret_matches(secret, client.secret_hash):
         raise invalid_client(used_basic)
     return client

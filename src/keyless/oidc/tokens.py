@@ -38,9 +38,7 @@ class InvalidToken(Exception):
 
 
 class TokenService:
-    def __init__(
-        self, keyring: Keyring, *, issuer: str, access_token_ttl: int, cache_size: int = 10_000
-    ) -> None:
+    def __init__(self, keyring: Keyring, *, issuer: str, access_token_ttl: int, cache_size: int = 10_000) -> None:
         self._keyring = keyring
         self.issuer = issuer
         self.access_token_ttl = access_token_ttl
@@ -100,12 +98,7 @@ class TokenService:
         except (JoseError, ValueError) as exc:
             raise InvalidToken("bad signature") from exc
         exp, nbf = claims.get("exp"), claims.get("nbf", 0)
-        if (
-            claims.get("iss") != self.issuer
-            or not isinstance(exp, int)
-            or exp <= now
-            or not isinstance(nbf, int)
-        ):
+        if claims.get("iss") != self.issuer or not isinstance(exp, int) or exp <= now or not isinstance(nbf, int):
             raise InvalidToken("expired or foreign")
         if nbf > now + 5:  # small skew allowance between keyless processes
             raise InvalidToken("not yet valid")

@@ -20,6 +20,7 @@ clients = sa.Table(
     sa.Column("post_logout_redirect_uris", sa.Text, nullable=False),
     sa.Column("scopes", sa.Text, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("is_public", sa.Integer, nullable=False, server_default="0"),
 )
 
 auth_requests = sa.Table(
@@ -91,4 +92,94 @@ dev_mailbox = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("auth_request_id", sa.String(100)),
     sa.Index("ix_dev_mailbox_recipient", "recipient", "created_at"),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("email_key", sa.String(320), nullable=False, unique=True),
+    sa.Column("email_verified", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("last_login_at", sa.Double),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("auth_time", sa.Double, nullable=False),
+    sa.Column("amr", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Column("ended_at", sa.Double),
+    sa.Index("ix_sessions_user", "user_id"),
+)
+
+logins = sa.Table(
+    "logins",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("redirect_uri", sa.Text, nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("state", sa.Text),
+    sa.Column("nonce", sa.Text),
+    sa.Column("code_challenge", sa.String(128)),
+    sa.Column("max_age", sa.Integer),
+    sa.Column("login_hint", sa.String(320)),
+    sa.Column("browser_hash", sa.String(64), nullable=False),
+    sa.Column("auth_request_id", sa.String(100)),
+    sa.Column("email", sa.String(320)),
+    sa.Column("last_sent_at", sa.Double),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Column("completed_at", sa.Double),
+    sa.Index("ix_logins_auth_request", "auth_request_id"),
+)
+
+grants = sa.Table(
+    "grants",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("session_id", sa.String(64), nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Column("revoked_at", sa.Double),
+    sa.Index("ix_grants_session", "session_id"),
+)
+
+authorization_codes = sa.Table(
+    "authorization_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("grant_id", sa.String(64), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("redirect_uri", sa.Text, nullable=False),
+    sa.Column("nonce", sa.Text),
+    sa.Column("code_challenge", sa.String(128)),
+    sa.Column("auth_time", sa.Double, nullable=False),
+    sa.Column("amr", sa.String(32), nullable=False),
+    sa.Column("include_auth_time", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Column("consumed_at", sa.Double),
+)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("grant_id", sa.String(64), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Column("used_at", sa.Double),
+    sa.Index("ix_refresh_tokens_grant", "grant_id"),
 )

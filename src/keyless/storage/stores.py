@@ -138,9 +138,7 @@ class SqlAuthRequestStore:
         )
 
     async def get(self, request_id: str) -> AuthRequest | None:
-        row = await self._db.fetch_one(
-            f"SELECT {_AR_COLUMNS} FROM auth_requests WHERE id = :id", {"id": request_id}
-        )
+        row = await self._db.fetch_one(f"SELECT {_AR_COLUMNS} FROM auth_requests WHERE id = :id", {"id": request_id})
         return _request_from_row(row) if row else None
 
     async def find_by_link_hash(self, link_hashes: Sequence[bytes]) -> AuthRequest | None:
@@ -237,9 +235,7 @@ class SqlOutboxStore:
         await self._db.transaction([Stmt(_OUTBOX_INSERT, _message_params(message))])
 
     async def get(self, message_id: str) -> OutboxMessage | None:
-        row = await self._db.fetch_one(
-            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id = :id", {"id": message_id}
-        )
+        row = await self._db.fetch_one(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id = :id", {"id": message_id})
         return _message_from_row(row) if row else None
 
     async def claim_due(self, now: float, lease_seconds: float, limit: int) -> list[OutboxMessage]:
@@ -254,9 +250,7 @@ class SqlOutboxStore:
             "postgresql": f"UPDATE outbox SET status = 'sending', lease_until = :lease WHERE id IN "
             f"({due} FOR UPDATE SKIP LOCKED) RETURNING {_OUTBOX_COLUMNS}",
         }
-        result = await self._db.transaction(
-            [Stmt(sql, {"now": now, "lease": now + lease_seconds, "limit": limit})]
-        )
+        result = await self._db.transaction([Stmt(sql, {"now": now, "lease": now + lease_seconds, "limit": limit})])
         return [_message_from_row(row) for row in (result[0] if result else [])]
 
     async def mark_sent(self, message_id: str, now: float) -> None:
@@ -296,7 +290,7 @@ class SqlOutboxStore:
 # --- clients ---------------------------------------------------------------------------------------
 
 _CLIENT_COLUMNS = (
-    "id, name, secret_hash, redirect_uris, magiclink_uris, post_logout_redirect_uris, scopes, created_at"
+    "id, name, secret_hash, redirect_uris, magiclink_uris, post_logout_redirect_uris, scopes, created_at, is_public"
 )
 
 
@@ -310,6 +304,7 @@ def _client_from_row(row: Row) -> Client:
         post_logout_redirect_uris=tuple(json.loads(row["post_logout_redirect_uris"])),
         scopes=tuple(json.loads(row["scopes"])),
         created_at=row["created_at"],
+        is_public=bool(row["is_public"]),
     )
 
 
@@ -318,9 +313,7 @@ class SqlClientStore:
         self._db = db
 
     async def get(self, client_id: str) -> Client | None:
-        row = await self._db.fetch_one(
-            f"SELECT {_CLIENT_COLUMNS} FROM clients WHERE id = :id", {"id": client_id}
-        )
+        row = await self._db.fetch_one(f"SELECT {_CLIENT_COLUMNS} FROM clients WHERE id = :id", {"id": client_id})
         return _client_from_row(row) if row else None
 
     async def create(self, client: Client) -> None:
@@ -328,7 +321,7 @@ class SqlClientStore:
             [
                 Stmt(
                     f"INSERT INTO clients ({_CLIENT_COLUMNS}) VALUES (:id, :name, :secret_hash, "
-                    ":redirect_uris, :magiclink_uris, :post_logout_redirect_uris, :scopes, :created_at)",
+                    ":redirect_uris, :magiclink_uris, :post_logout_redirect_uris, :scopes, :created_at, :is_public)",
                     {
                         "id": client.id,
                         "name": client.name,
@@ -338,6 +331,7 @@ class SqlClientStore:
                         "post_logout_redirect_uris": json.dumps(list(client.post_logout_redirect_uris)),
                         "scopes": json.dumps(list(client.scopes)),
                         "created_at": client.created_at,
+                        "is_public": int(client.is_public),
                     },
                 )
             ]
@@ -423,19 +417,14 @@ class SqlDevMailboxStore:
         )
 
     async def list(self, recipient: str | None, limit: int) -> list[DevMailboxMessage]:
-        base = (
-            "SELECT id, recipient, subject, text_body, html_body, created_at, auth_request_id "
-            "FROM dev_mailbox"
-        )
+        base = "SELECT id, recipient, subject, text_body, html_body, created_at, auth_request_id FROM dev_mailbox"
         if recipient is not None:
             rows = await self._db.fetch_all(
                 base + " WHERE recipient = :r ORDER BY created_at DESC, id DESC LIMIT :n",
                 {"r": recipient, "n": limit},
             )
         else:
-            rows = await self._db.fetch_all(
-                base + " ORDER BY created_at DESC, id DESC LIMIT :n", {"n": limit}
-            )
+            rows = await self._db.fetch_all(base + " ORDER BY created_at DESC, id DESC LIMIT :n", {"n": limit})
         return [
             DevMailboxMessage(
                 id=r["id"],

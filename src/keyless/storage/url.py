@@ -26,9 +26,7 @@ def parse_database_url(url: str) -> DatabaseUrl:
     if scheme in ("sqlite", "sqlite+aiosqlite"):
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if not path or path == ":memory:":
-            raise ConfigurationError(
-                "database_url: give SQLite a file path, e.g. sqlite:///keyless-data/keyless.db"
-            )
+            raise ConfigurationError("database_url: give SQLite a file path, e.g. sqlite:///keyless-data/keyless.db")
         return DatabaseUrl("sqlite", path, "")
     if scheme in ("postgresql", "postgres", "postgresql+asyncpg"):
         rest = url.split("://", 1)[1]

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyless import __version__
-from keyless.web import devmailbox, health, oauth, rest
+from keyless.web import devmailbox, health, hosted, oauth, oidc, rest
 from keyless.web.errors import install_error_handlers
 
 if TYPE_CHECKING:
@@ -94,7 +95,38 @@ def create_app(container: Container, *, manage_lifecycle: bool = True) -> FastAP
             clock=container.clock,
         )
     )
+    app.include_router(
+        hosted.build_router(
+            signin=container.signin,
+            clients=container.cached_clients,
+            cookies=container.cookies,
+            ips=container.ips,
+            clock=container.clock,
+            issuer=settings.public_url,
+            resend_cooldown=settings.resend_cooldown_seconds,
+        )
+    )
+    app.include_router(
+        oidc.build_router(
+            issuer=settings.public_url,
+            grant_types=container.grants.supported,
+            tokens=container.tokens,
+            grants=container.oauth_grants,
+            users=container.users,
+            clients=container.cached_clients,
+            keyring=container.keyring,
+            signin=container.signin,
+            cookies=container.cookies,
+            clock=container.clock,
+        )
+    )
     app.include_router(health.build_router(container.db))
+    branding_css = f":root {{ --primary: {settings.primary_color}; }}\n".encode()
+
+    @app.get("/branding.css", include_in_schema=False)
+    async def branding() -> Response:
+        return Response(branding_css, media_type="text/css", headers={"Cache-Control": "public, max-age=300"})
+
     if settings.is_dev:
         app.include_router(devmailbox.build_router(container.dev_mailbox))
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")

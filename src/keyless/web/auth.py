@@ -40,9 +40,7 @@ class CachedClients:
 
 
 class ApiAuthenticator:
-    def __init__(
-        self, tokens: TokenService, clients: CachedClients, ips: ClientIpResolver, clock: Clock
-    ) -> None:
+    def __init__(self, tokens: TokenService, clients: CachedClients, ips: ClientIpResolver, clock: Clock) -> None:
         self._tokens = tokens
         self._clients = clients
         self._ips = ips

@@ -14,9 +14,7 @@ def build_router(store: DevMailboxStore) -> APIRouter:
     router = APIRouter(prefix="/dev/mailbox", tags=["Development"])
 
     @router.get("/messages", summary="Messages in the dev mailbox, newest first")
-    async def messages(
-        to: str | None = Query(None, max_length=320), limit: int = Query(50, ge=1, le=500)
-    ) -> Response:
+    async def messages(to: str | None = Query(None, max_length=320), limit: int = Query(50, ge=1, le=500)) -> Response:
         items = await store.list(to, limit)
         body = {
             "messages": [
@@ -32,9 +30,7 @@ def build_router(store: DevMailboxStore) -> APIRouter:
                 for m in items
             ]
         }
-        return Response(
-            orjson.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"}
-        )
+        return Response(orjson.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})
 
     @router.get("", response_class=HTMLResponse, summary="The dev mailbox page")
     async def page(request: Request, to: str | None = Query(None, max_length=320)) -> HTMLResponse:

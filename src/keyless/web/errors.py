@@ -38,8 +38,7 @@ def error_body(error: KeylessError) -> dict[str, Any]:
     if error.violations:
         info["validation_error_info"] = {
             "field_violations": [
-                {"field": v.field, "description": v.description, "constraint": v.constraint}
-                for v in error.violations
+                {"field": v.field, "description": v.description, "constraint": v.constraint} for v in error.violations
             ]
         }
     return {"code": int(error.grpc_status), "message": error.message, "details": [info]}
@@ -75,9 +74,7 @@ def violations_from_pydantic(exc: RequestValidationError) -> tuple[FieldViolatio
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
         out.append(
-            FieldViolation(
-                ".".join(loc) or "body", str(err.get("msg", "invalid")), str(err.get("type", "invalid"))
-            )
+            FieldViolation(".".join(loc) or "body", str(err.get("msg", "invalid")), str(err.get("type", "invalid")))
         )
     return tuple(out)
 

@@ -27,15 +27,22 @@ from keyless.web.clientip import ClientIpResolver
 from keyless.web.errors import NO_STORE
 
 MAX_FORM_BYTES = 16 * 1024
+PUBLIC_CLIENT_GRANTS = ("authorization_code", "refresh_token")
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request, *, strict_type: bool = True) -> dict[str, str]:
+    """An urlencoded body as a dict; repeated parameters are refused (RFC 6749 §3.2)."""
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/x-www-form-urlencoded":
-        raise invalid_request("The token request must be application/x-www-form-urlencoded.")
+        if not strict_type:
+            return {}
+        raise invalid_request("The request must be application/x-www-form-urlencoded.")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
+        raise invalid_request("The request is too large.")
     raw = await request.body()
     if len(raw) > MAX_FORM_BYTES:
-        raise invalid_request("The token request is too large.")
+        raise invalid_request("The request is too large.")
     form: dict[str, str] = {}
     for pair in raw.decode("utf-8", "replace").split("&"):
         if not pair:
@@ -48,7 +55,7 @@ async def _form(request: Request) -> dict[str, str]:
     return form
 
 
-def _basic_credentials(request: Request) -> tuple[str, str] | None:
+def basic_credentials(request: Request) -> tuple[str, str] | None:
     values = request.headers.getlist("authorization")
     for value in values:
         scheme, _, encoded = value.strip().partition(" ")
@@ -81,21 +88,20 @@ def build_router(
     async def token(request: Request) -> Response:
         if "client_secret" in request.query_params or "client_id" in request.query_params:
             raise invalid_request("Client credentials must not be sent in the query string.")
-        form = await _form(request)
+        form = await read_form(request)
         ip = ips.resolve(request)
         decision = await limiter.acquire([rules.hit("token:ip", ip)], clock.now())
         if not decision.allowed:
             raise RateLimited(retry_after=decision.retry_after)
-        basic = _basic_credentials(request)
-        if basic is not None:
-            client_id, secret = basic
-        else:
-            client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        basic = basic_credentials(request)
+        client_id, secret = basic if basic is not None else (form.get("client_id", ""), form.get("client_secret"))
         grant_type = form.get("grant_type")
         if not grant_type:
             raise invalid_request("grant_type is required.")
         grant = grants.get(grant_type)
         client = await authenticate_client(clients, client_id, secret, used_basic=basic is not None)
+        if client.is_public and grant_type not in PUBLIC_CLIENT_GRANTS:
+            raise OAuthError("unauthorized_client", "This application may not use this grant type.")
         body = await grant.exchange(TokenRequest(client=client, form=form, ip=ip))
         return Response(orjson.dumps(body), media_type="application/json", headers=NO_STORE)
 

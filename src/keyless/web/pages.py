@@ -31,9 +31,7 @@ HTML_SECURITY_HEADERS = {
 }
 
 
-def render_page(
-    request: Request, template: str, context: dict[str, Any], status_code: int = 200
-) -> HTMLResponse:
+def render_page(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     branding = getattr(request.app.state, "branding", {})
     html = _env.get_template(template).render(**branding, **context)
     return HTMLResponse(html, status_code=status_code, headers=HTML_SECURITY_HEADERS)

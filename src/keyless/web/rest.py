@@ -52,17 +52,13 @@ def _json(body: dict[str, Any]) -> Response:
 def build_router(flows: PasswordlessFlows, auth: ApiAuthenticator) -> APIRouter:
     router = APIRouter(prefix="/api/v1/passwordless/email", tags=["Magic link & OTP"])
 
-    @router.post(
-        "/send", openapi_extra=_openapi(SendRequestBody, SendResponseBody), summary="Send a code and/or link"
-    )
+    @router.post("/send", openapi_extra=_openapi(SendRequestBody, SendResponseBody), summary="Send a code and/or link")
     async def send(request: Request) -> Response:
         caller = await auth.caller(request)
         body = await _parse(request, SendRequestBody)
         return _json(send_response(await flows.send(caller, body.command())))
 
-    @router.post(
-        "/resend", openapi_extra=_openapi(ResendRequestBody, SendResponseBody), summary="Resend the email"
-    )
+    @router.post("/resend", openapi_extra=_openapi(ResendRequestBody, SendResponseBody), summary="Resend the email")
     async def resend(request: Request) -> Response:
         caller = await auth.caller(request)
         body = await _parse(request, ResendRequestBody)

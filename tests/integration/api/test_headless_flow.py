@@ -6,7 +6,7 @@ import base64
 import json
 
 from keyless.errors import GrpcStatus
-from tests.integration.api.conftest import Api
+from tests.support.api import Api
 
 ERROR_INFO = "type.googleapis.com/scalekit.v1.errdetails.ErrorInfo"
 
@@ -58,9 +58,7 @@ async def test_send_read_code_verify(api: Api) -> None:
 
 
 async def test_lower_camel_input_is_accepted(api: Api) -> None:
-    sent = await api.post(
-        "send", {"email": "camel@example.com", "expiresIn": "120", "templateVariables": {"ab": "c"}}
-    )
+    sent = await api.post("send", {"email": "camel@example.com", "expiresIn": "120", "templateVariables": {"ab": "c"}})
     assert sent.status_code == 200, sent.text
     assert sent.json()["expires_in"] == 120
     mail = (await api.smtp.wait_for("camel@example.com"))[0]
@@ -95,9 +93,7 @@ async def test_wrong_codes_then_429_with_retry_after(api: Api) -> None:
 
 
 async def test_validation_errors_list_field_violations(api: Api) -> None:
-    response = await api.post(
-        "send", {"email": "v@example.com", "expires_in": 30, "template_variables": {"otp": "1"}}
-    )
+    response = await api.post("send", {"email": "v@example.com", "expires_in": 30, "template_variables": {"otp": "1"}})
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == GrpcStatus.INVALID_ARGUMENT

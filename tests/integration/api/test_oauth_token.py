@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from tests.integration.api.conftest import Api
+from tests.support.api import Api
 
 PRIVATE_PARAMS = {"d", "p", "q", "dp", "dq", "qi"}
 

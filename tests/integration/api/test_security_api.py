@@ -14,8 +14,8 @@ from joserfc.jwk import RSAKey
 
 from keyless.core.models import PasswordlessType
 from keyless.oidc.tokens import TokenService
-from tests.integration.api.conftest import MAGIC, Api
 from tests.integration.api.test_headless_flow import error_code
+from tests.support.api import MAGIC, Api
 
 
 async def test_no_token_gives_401_with_bearer_challenge(api: Api) -> None:
@@ -101,9 +101,7 @@ async def test_malformed_bodies(api: Api) -> None:
         headers={**api.auth(), "Content-Type": "application/json"},
     )
     assert huge.status_code == 413
-    array = await api.http.post(
-        url, content=b"[]", headers={**api.auth(), "Content-Type": "application/json"}
-    )
+    array = await api.http.post(url, content=b"[]", headers={**api.auth(), "Content-Type": "application/json"})
     assert array.status_code == 400
     missing = await api.post("verify", {"code": "123456"})
     assert missing.status_code == 400 and error_code(missing) == "INVALID_ARGUMENT"
@@ -184,9 +182,7 @@ async def test_cross_client_request_is_unknown(api: Api) -> None:
     code = (await api.smtp.wait_for("x@example.com"))[0].code
     other_id, other_secret = await api.new_client()
     other_token = await api.token_for(other_id, other_secret)
-    response = await api.post(
-        "verify", {"code": code, "auth_request_id": sent["auth_request_id"]}, token=other_token
-    )
+    response = await api.post("verify", {"code": code, "auth_request_id": sent["auth_request_id"]}, token=other_token)
     assert response.status_code == 404
     ok = await api.post("verify", {"code": code, "auth_request_id": sent["auth_request_id"]})
     assert ok.status_code == 200

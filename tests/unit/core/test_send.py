@@ -45,9 +45,7 @@ async def test_expires_in_outside_60_to_3600_is_refused(harness: Harness, expire
 
 @pytest.mark.parametrize("expires_in", [60, 3600])
 async def test_expires_in_bounds_are_accepted(harness: Harness, expires_in: int) -> None:
-    result = await harness.flows.send(
-        harness.caller, SendCommand(email="a@example.com", expires_in=expires_in)
-    )
+    result = await harness.flows.send(harness.caller, SendCommand(email="a@example.com", expires_in=expires_in))
     assert result.expires_in == expires_in
 
 

@@ -31,9 +31,7 @@ async def verify_code(h: Harness, request_id: str, code: str | None, caller: obj
 
 async def test_right_code_returns_email_state_template_type(harness: Harness) -> None:
     request_id, content = await harness.send(state="jAy-state1", template=TemplateType.SIGNUP)
-    result = await harness.flows.verify(
-        harness.caller, VerifyCommand(code=content.code, auth_request_id=request_id)
-    )
+    result = await harness.flows.verify(harness.caller, VerifyCommand(code=content.code, auth_request_id=request_id))
     assert (result.email, result.state, result.template, result.passwordless_type) == (
         "alice@example.com",
         "jAy-state1",

@@ -138,9 +138,7 @@ def test_logo_only_when_configured() -> None:
     none = renderer().render(content(variables={"app_logo_url": "https://tracker.example/p.gif"}))
     assert "<img" not in none.html
     # ...may swap the configured one for another https image, but never for another scheme.
-    swapped = renderer(app_logo_url=logo).render(
-        content(variables={"app_logo_url": "https://b.example/l.png"})
-    )
+    swapped = renderer(app_logo_url=logo).render(content(variables={"app_logo_url": "https://b.example/l.png"}))
     assert 'src="https://b.example/l.png"' in swapped.html
     refused = renderer(app_logo_url=logo).render(content(variables={"app_logo_url": "javascript:alert(1)"}))
     assert "javascript" not in refused.html and f'src="{logo}"' in refused.html
@@ -176,8 +174,7 @@ def test_builtin_templates_pass_the_check() -> None:
 
 def test_check_names_a_template_with_an_undefined_variable(tmp_path: Path) -> None:
     (tmp_path / "signup_link.html").write_text(
-        '{% extends "base.html" %}{% block content %}{{ link }} {{ otp }}\n'
-        "{{ no_such_variable }}{% endblock %}"
+        '{% extends "base.html" %}{% block content %}{{ link }} {{ otp }}\n{{ no_such_variable }}{% endblock %}'
     )
     r = renderer(templates_dir=tmp_path)
     with pytest.raises(ConfigurationError, match=r"signup_link\.html.*no_such_variable"):

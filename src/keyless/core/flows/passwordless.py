@@ -179,9 +179,7 @@ class PasswordlessFlows:
         try:
             if self.policy.new_credentials_on_resend or request.is_expired(now):
                 credentials = self._new_credentials(request.passwordless_type)
-                fresh = self._with_credentials(
-                    replace(request, expires_at=now + request.lifetime), credentials
-                )
+                fresh = self._with_credentials(replace(request, expires_at=now + request.lifetime), credentials)
                 message = self._new_message(fresh, now, version=request.credential_version + 1)
                 stored = await self._requests.reissue(
                     request.id,
@@ -294,6 +292,13 @@ class PasswordlessFlows:
             raise InvalidCode()
         return found
 
+    async def find_link_request(self, link_token: str) -> AuthRequest | None:
+        """The request a link token belongs to, without using or counting anything. Link tokens
+        carry 256 bits, so looking one up reveals nothing a guess could find."""
+        if not 1 <= len(link_token) <= 100:
+            return None
+        return await self._requests.find_by_link_hash(self._hasher.link_lookup_hashes(link_token))
+
     # --- helpers -----------------------------------------------------------------------------------
 
     def _validate_send(self, caller: Caller, cmd: SendCommand) -> int:
@@ -309,9 +314,7 @@ class PasswordlessFlows:
                 )
             )
         if cmd.state is not None and not 1 <= len(cmd.state) <= p.max_state_length:
-            violations.append(
-                FieldViolation("state", f"must be 1 to {p.max_state_length} characters", "string.len")
-            )
+            violations.append(FieldViolation("state", f"must be 1 to {p.max_state_length} characters", "string.len"))
         elif cmd.state is not None and _has_nul(cmd.state):
             violations.append(FieldViolation("state", "must not contain NUL characters", "string.no_nul"))
         violations.extend(self._template_variable_violations(cmd.template_variables or {}))
@@ -348,9 +351,7 @@ class PasswordlessFlows:
         out: list[FieldViolation] = []
         if len(variables) > p.max_template_variables:
             out.append(
-                FieldViolation(
-                    "template_variables", f"at most {p.max_template_variables} pairs", "map.max_pairs"
-                )
+                FieldViolation("template_variables", f"at most {p.max_template_variables} pairs", "map.max_pairs")
             )
         low, high = p.template_variable_key_length
         for key, value in variables.items():

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from keyless.clock import ManualClock
 from keyless.container import Container, build_container
@@ -17,13 +16,6 @@ from tests.support.settings import make_settings
 from tests.support.smtp import SmtpSink
 
 MAGIC = "https://app.example.com/passwordless/verify"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
 
 
 @dataclass
@@ -48,14 +40,10 @@ class Api:
         return {"Authorization": f"Bearer {token or self.token}"}
 
     async def post(self, path: str, body: Any, token: str | None = None, **kw: Any) -> httpx.Response:
-        return await self.http.post(
-            f"/api/v1/passwordless/email/{path}", json=body, headers=self.auth(token), **kw
-        )
+        return await self.http.post(f"/api/v1/passwordless/email/{path}", json=body, headers=self.auth(token), **kw)
 
     async def new_client(self) -> tuple[str, str]:
-        client, secret = await self.container.registry.register(
-            "other", redirect_uris=[], magiclink_uris=[MAGIC]
-        )
+        client, secret = await self.container.registry.register("other", redirect_uris=[], magiclink_uris=[MAGIC])
         return client.id, secret
 
 
@@ -88,11 +76,3 @@ async def make_api(
             yield api
         finally:
             await container.stop()
-
-
-@pytest.fixture
-async def api(
-    tmp_path: Path, database_url: tuple[str, str | None], smtp: SmtpSink, clock: ManualClock
-) -> AsyncIterator[Api]:
-    async for instance in make_api(tmp_path, database_url, smtp, clock):
-        yield instance
