@@ -14,10 +14,7 @@ from typing import Any
 
 import uvicorn
 
-BODY = (
-    b'{"access_token":"bare","auth_request_id":"bare",'
-    b'"messages":[{"text":"Use this code:\\n\\n    000000\\n"}]}'
-)
+BODY = b'{"access_token":"bare","auth_request_id":"bare","messages":[{"text":"Use this code:\\n\\n    000000\\n"}]}'
 HEADERS = [
     (b"content-type", b"application/json"),
     (b"content-length", str(len(BODY)).encode()),

@@ -54,9 +54,7 @@ def stats(values: list[float]) -> dict[str, float]:
 
 def dump(out: Path) -> Callable[[int, FrameType | None], None]:
     def handler(_signum: int, _frame: FrameType | None) -> None:
-        out.write_text(
-            json.dumps({name: stats(v) for name, v in sorted(list(probes.items())) if v}, indent=2)
-        )
+        out.write_text(json.dumps({name: stats(v) for name, v in sorted(list(probes.items())) if v}, indent=2))
         probes.clear()
 
     return handler
@@ -123,9 +121,7 @@ def install_probes() -> None:
             record("outbox_dispatch_to_consumer_start_ms", time.perf_counter() - at)
         await deliver(self, job)
 
-    async def timed_mail_send(
-        self: DevMailboxMailer, email: Any, *, auth_request_id: str | None = None
-    ) -> None:
+    async def timed_mail_send(self: DevMailboxMailer, email: Any, *, auth_request_id: str | None = None) -> None:
         await mail_send(self, email, auth_request_id=auth_request_id)
         at = _dispatched.pop(auth_request_id or "", None)
         if at is not None:

@@ -45,7 +45,7 @@ RESULTS = BENCH / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(BENCH))
-from profile_summary import summarise, to_markdown  # noqa: E402
+from profile_summary import LOOP, WRITER, summarise, to_markdown  # noqa: E402
 
 TARGET_CPU_MS = 2.5  # the issue's target at 64 concurrent flows, embedded default
 TARGET_P99_OVER_P50 = 5.0
@@ -70,13 +70,9 @@ class Conn:
         writer.transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return cls(reader, writer, port)
 
-    async def request(
-        self, method: bytes, target: bytes, body: bytes = b"", headers: bytes = b""
-    ) -> tuple[int, bytes]:
+    async def request(self, method: bytes, target: bytes, body: bytes = b"", headers: bytes = b"") -> tuple[int, bytes]:
         length = b"Content-Length: %d\r\n" % len(body) if method == b"POST" else b""
-        self.writer.write(
-            b"%s %s HTTP/1.1\r\n%s%s%s\r\n%s" % (method, target, self.host, headers, length, body)
-        )
+        self.writer.write(b"%s %s HTTP/1.1\r\n%s%s%s\r\n%s" % (method, target, self.host, headers, length, body))
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         at = head.lower().find(b"\r\ncontent-length:")
@@ -186,6 +182,10 @@ class Server:
                 probes: dict[str, Any] = json.loads(self.diag_out.read_text())
                 return probes
         return None
+
+    def main_thread_cpu_seconds(self) -> float:
+        """User + system time of the server's main thread (the event loop)."""
+        return sum(t.user_time + t.system_time for t in self.ps.threads() if t.id == self.ps.pid)
 
     def cpu_seconds(self) -> float:
         """User + system time of the server process, all its threads (and any child processes)."""
@@ -308,9 +308,7 @@ async def one_flow(conn: Conn, auth: bytes, poller: Poller, out: Samples | None)
             out.delivered.append(messages[0]["created_at"] - wall0)
 
 
-async def drive(
-    conns: list[Conn], auth: bytes, poller: Poller, more: Callable[[], bool], out: Samples | None
-) -> None:
+async def drive(conns: list[Conn], auth: bytes, poller: Poller, more: Callable[[], bool], out: Samples | None) -> None:
     async def worker(conn: Conn) -> None:
         while more():
             await one_flow(conn, auth, poller, out)
@@ -346,7 +344,8 @@ async def measure(server: Server, concurrency: int, args: argparse.Namespace) ->
         await drive(conns, auth, poller, until(time.perf_counter() + args.warmup), None)
         await server.probes()
         me = psutil.Process()
-        cpu0, me0, sys0 = server.cpu_seconds(), me.cpu_times(), psutil.cpu_times()
+        cpu0, loop0 = server.cpu_seconds(), server.main_thread_cpu_seconds()
+        me0, sys0 = me.cpu_times(), psutil.cpu_times()
         t0 = time.perf_counter()
         out = Samples()
         more = counter(args.flows) if args.flows else until(t0 + args.duration)
@@ -354,7 +353,7 @@ async def measure(server: Server, concurrency: int, args: argparse.Namespace) ->
         wall = time.perf_counter() - t0
         me1, sys1 = me.cpu_times(), psutil.cpu_times()
         await asyncio.sleep(0.2)  # let deliveries finishing after the last verify (mark sent) be counted
-        cpu1 = server.cpu_seconds()
+        cpu1, loop1 = server.cpu_seconds(), server.main_thread_cpu_seconds()
         probes = await server.probes()
     finally:
         for conn in conns:
@@ -368,9 +367,8 @@ async def measure(server: Server, concurrency: int, args: argparse.Namespace) ->
         "wall_s": round(wall, 3),
         "flows_per_s": round(flows / wall, 1),
         "server_cpu_ms_per_flow": round((cpu1 - cpu0) * 1000 / flows, 4),
-        "client_cpu_ms_per_flow": round(
-            ((me1.user + me1.system) - (me0.user + me0.system)) * 1000 / flows, 4
-        ),
+        "server_loop_thread_cpu_ms_per_flow": round((loop1 - loop0) * 1000 / flows, 4),
+        "client_cpu_ms_per_flow": round(((me1.user + me1.system) - (me0.user + me0.system)) * 1000 / flows, 4),
         "requests_per_flow": round(out.requests / flows, 3),
         "machine_busy_pct": round(100 * busy / (wall * (psutil.cpu_count() or 1)), 1),
         "steal_pct": round(100 * (sys1.steal - sys0.steal) / (wall * (psutil.cpu_count() or 1)), 1),
@@ -402,6 +400,7 @@ def summarise_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 for key in (
                     "flows_per_s",
                     "server_cpu_ms_per_flow",
+                    "server_loop_thread_cpu_ms_per_flow",
                     "client_cpu_ms_per_flow",
                     "requests_per_flow",
                     "machine_busy_pct",
@@ -451,25 +450,27 @@ async def run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
     return runs
 
 
-async def profile(args: argparse.Namespace, stamp: str) -> tuple[Path, dict[str, object]]:
-    """py-spy over a fresh keyless under the highest concurrency; raw folded stacks for profile_summary."""
+async def profile(args: argparse.Namespace, stamp: str) -> tuple[Path, dict[str, Any]]:
+    """py-spy over a fresh keyless under the highest concurrency; raw folded stacks for profile_summary,
+    with the per-thread CPU per flow measured in the same window."""
     server = Server.start("keyless")
     out = RESULTS / f"profile-{stamp}.txt"
-    concurrency = max(args.concurrency)
+    concurrency, seconds = max(args.concurrency), int(args.profile_seconds)
     try:
         conns = [await Conn.open(server.port) for _ in range(concurrency)]
         auth = b"Authorization: Bearer " + await server.token(conns[0]) + b"\r\n"
         poller = Poller(eager=args.eager_poll)
         await drive(conns, auth, poller, until(time.perf_counter() + args.warmup), None)
-        seconds = int(args.profile_seconds)
         spy = await asyncio.create_subprocess_exec(
             *(str(BIN / "py-spy"), "record", "--pid", str(server.proc.pid), "--rate", "100"),
-            *("--format", "raw", "--duration", str(seconds), "--output", str(out)),
+            *("--format", "raw", "--duration", str(seconds + 2), "--output", str(out)),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        await asyncio.sleep(1.0)  # py-spy attaches
-        await drive(conns, auth, poller, until(time.perf_counter() + seconds + 1.5), None)
+        await drive(conns, auth, poller, until(time.perf_counter() + 1.0), None)  # while py-spy attaches
+        cpu0, loop0, flows = server.cpu_seconds(), server.main_thread_cpu_seconds(), Samples()
+        await drive(conns, auth, poller, until(time.perf_counter() + seconds), flows)
+        cpu1, loop1 = server.cpu_seconds(), server.main_thread_cpu_seconds()
         _, err = await asyncio.wait_for(spy.communicate(), 60)
         if spy.returncode != 0 or not out.exists():
             raise RuntimeError(f"py-spy failed: {err.decode(errors='replace')}")
@@ -477,7 +478,11 @@ async def profile(args: argparse.Namespace, stamp: str) -> tuple[Path, dict[str,
             conn.close()
     finally:
         server.stop()
-    return out, summarise(out)
+    n = len(flows.flow)
+    cpu_ms = {LOOP: (loop1 - loop0) * 1000 / n, WRITER: ((cpu1 - cpu0) - (loop1 - loop0)) * 1000 / n}
+    summary = summarise(out, {k: round(v, 3) for k, v in cpu_ms.items()})
+    summary["flows"], summary["requests_per_flow"] = n, round(flows.requests / n, 2)
+    return out, summary
 
 
 # --- reporting ---------------------------------------------------------------------------------------------
@@ -546,8 +551,7 @@ def generated_block(report: dict[str, Any]) -> str:
     m, s = report["machine"], report["settings"]
     amount = f"{s['flows']} flows" if s["flows"] else f"{s['duration']} s"
     busy = ", ".join(
-        f"c={r['concurrency']}: {r['keyless']['machine_busy_pct']:.0f} % busy / "
-        f"{r['keyless']['steal_pct']:.1f} % steal"
+        f"c={r['concurrency']}: {r['keyless']['machine_busy_pct']:.0f} % busy / {r['keyless']['steal_pct']:.1f} % steal"
         for r in report["summary"]
     )
     return "\n".join(
@@ -565,8 +569,7 @@ def generated_block(report: dict[str, Any]) -> str:
             "- A flow = `POST /send` → `GET /dev/mailbox/messages` (repeated until the mail is there: "
             "*requests/flow* counts the polls) → `POST /verify`; a fresh address per flow, one access "
             "token per measurement. The bare handler answers the same three requests with a fixed JSON.",
-            "- *x bare*: keyless server CPU per flow ÷ the bare handler's server CPU per 3 requests, "
-            "same run.",
+            "- *x bare*: keyless server CPU per flow ÷ the bare handler's server CPU per 3 requests, same run.",
             "",
             results_table(report["summary"]),
             "",
@@ -611,7 +614,8 @@ def write_doc(report: dict[str, Any]) -> None:
             text,
             "profile",
             f"Profile: `py-spy record --rate 100 --format raw` of `keyless serve` for "
-            f"{p['seconds']} s at {p['concurrency']} concurrent flows (`bench/results/{p['file']}`; "
+            f"{p['seconds']} s at {p['concurrency']} concurrent flows ({p['summary']['flows']} flows, "
+            f"{p['summary']['requests_per_flow']} requests/flow) (`bench/results/{p['file']}`; "
             f"summarise with `bench/profile_summary.py`).\n\n{p['markdown']}",
         )
     DOC.parent.mkdir(exist_ok=True)
@@ -629,12 +633,8 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--flows", type=int, default=0, help="measured flows per run (default: by --duration)"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--flows", type=int, default=0, help="measured flows per run (default: by --duration)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per run (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per run (default 2)")
     parser.add_argument(
@@ -649,12 +649,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eager-poll", action="store_true", help="read the mailbox at once (see Poller)")
     parser.add_argument("--diag", action="store_true", help="keyless via bench/diag_serve.py with probes")
     parser.add_argument("--switch-interval", type=float, help="what-if: keyless with this GIL interval")
-    parser.add_argument(
-        "--outbox-concurrency", type=int, help="what-if: keyless with this outbox concurrency"
-    )
-    parser.add_argument(
-        "--write-doc", action="store_true", help="regenerate the tables in docs/benchmarks.md"
-    )
+    parser.add_argument("--outbox-concurrency", type=int, help="what-if: keyless with this outbox concurrency")
+    parser.add_argument("--write-doc", action="store_true", help="regenerate the tables in docs/benchmarks.md")
     parser.add_argument("--from-json", type=Path, help="report from a saved result")
     args = parser.parse_args(argv)
     args.concurrency = sorted(set(args.concurrency or [64, 8, 1]), reverse=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 # (category, substrings of a frame such as "_run_transaction (keyless/storage/sqlite.py:72)"); first match
 # from the innermost frame outwards wins, and within one frame the first rule in this list.
@@ -33,6 +34,7 @@ SELF_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("FastAPI (routing, parameters, handler dispatch)", ("fastapi/",)),
     ("Starlette (routing, Request/Response, middleware)", ("starlette/",)),
     ("uvicorn + httptools (HTTP protocol)", ("uvicorn/", "httptools")),
+    ("uvloop's C loop (epoll, socket I/O; no Python frame)", ("run (asyncio/runners.py",)),
     ("asyncio / uvloop (tasks, futures, queues, scheduling)", ("asyncio/", "uvloop")),
 )
 
@@ -90,38 +92,84 @@ def _self_category(frames: list[str]) -> str:
     return "other (interpreter, stdlib)"
 
 
-def summarise(path: Path) -> dict[str, object]:
+LOOP, WRITER = "event loop thread", "SQLite writer thread"
+
+
+def _thread(frames: list[str]) -> str:
+    return WRITER if frames[0].startswith("Thread._bootstrap (threading.py") else LOOP
+
+
+def summarise(path: Path, cpu_ms: dict[str, float] | None = None) -> dict[str, Any]:
+    """Shares of samples per thread and component; with ``cpu_ms`` (measured CPU ms per flow of each
+    thread, e.g. from psutil) also ms per flow, which corrects the split between threads for samples
+    taken while a thread waited for a CPU on a busy machine."""
     stacks = read_folded(path)
     total = sum(count for _, count in stacks) or 1
-    by_self: Counter[str] = Counter()
+    per_thread: Counter[str] = Counter()
+    by_self: Counter[tuple[str, str]] = Counter()
     by_inclusive: Counter[str] = Counter()
     for frames, count in stacks:
-        by_self[_self_category(frames)] += count
+        thread = _thread(frames)
+        per_thread[thread] += count
+        by_self[(thread, _self_category(frames))] += count
         for label, needles in INCLUSIVE_RULES:
             if any(_matches(frame, needle) for frame in frames for needle in needles):
                 by_inclusive[label] += count
+
+    def ms(thread: str, n: int) -> float | None:
+        if not cpu_ms or thread not in cpu_ms or not per_thread[thread]:
+            return None
+        return round(cpu_ms[thread] * n / per_thread[thread], 3)
+
+    rows = [
+        {"thread": thread, "component": name, "pct": round(100 * n / total, 1), "ms_per_flow": ms(thread, n)}
+        for (thread, name), n in by_self.most_common()
+    ]
+    loop_ms = (cpu_ms or {}).get(LOOP)
     return {
         "samples": total,
-        "self": [(name, round(100 * n / total, 1)) for name, n in by_self.most_common()],
-        "inclusive": [(label, round(100 * by_inclusive[label] / total, 1)) for label, _ in INCLUSIVE_RULES],
+        "threads": {t: round(100 * n / total, 1) for t, n in per_thread.items()},
+        "cpu_ms_per_flow": cpu_ms,
+        "self": rows,
+        "inclusive": [
+            {
+                "entry": label,
+                "pct": round(100 * by_inclusive[label] / total, 1),
+                # entry points run on the loop thread: scale by its share
+                "ms_per_flow": round(loop_ms * by_inclusive[label] / per_thread[LOOP], 3)
+                if loop_ms and per_thread[LOOP] and label != INCLUSIVE_RULES[1][0]
+                else None,
+            }
+            for label, _ in INCLUSIVE_RULES
+        ],
     }
 
 
-def to_markdown(summary: dict[str, object]) -> str:
-    self_rows: list[tuple[str, float]] = summary["self"]  # type: ignore[assignment]
-    inclusive_rows: list[tuple[str, float]] = summary["inclusive"]  # type: ignore[assignment]
-    lines = [
-        f"Samples: {summary['samples']} (py-spy, non-idle threads of the server process).",
-        "",
-        "| component (self time: innermost matching frame) | share of server CPU samples |",
-        "|---|---:|",
-        *(f"| {name} | {pct:.1f} % |" for name, pct in self_rows),
-        "",
-        "| entry point (inclusive: anywhere on the stack) | share of server CPU samples |",
-        "|---|---:|",
-        *(f"| {name} | {pct:.1f} % |" for name, pct in inclusive_rows),
-    ]
-    return "\n".join(lines)
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def to_markdown(summary: dict[str, Any]) -> str:
+    threads = ", ".join(f"{t} {pct:.0f} %" for t, pct in summary["threads"].items())
+    cpu = summary.get("cpu_ms_per_flow") or {}
+    measured = ", ".join(f"{t} {v:.2f} ms" for t, v in cpu.items())
+    return "\n".join(
+        [
+            f"{summary['samples']} samples of the non-idle threads ({threads})."
+            + (f" Measured CPU per flow in the same window (psutil, per thread): {measured}." if cpu else ""),
+            "",
+            "| component (self time: innermost matching frame) | thread | share of samples | ≈ ms per flow |",
+            "|---|---|---:|---:|",
+            *(
+                f"| {r['component']} | {r['thread']} | {r['pct']:.1f} % | {_ms(r['ms_per_flow'])} |"
+                for r in summary["self"]
+            ),
+            "",
+            "| entry point (inclusive: anywhere on the stack) | share of samples | ≈ ms per flow |",
+            "|---|---:|---:|",
+            *(f"| {r['entry']} | {r['pct']:.1f} % | {_ms(r['ms_per_flow'])} |" for r in summary["inclusive"]),
+        ]
+    )
 
 
 def main() -> None:

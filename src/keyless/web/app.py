@@ -55,6 +55,36 @@ class AccessLog:
             )
 
 
+class SecurityHeaders:
+    """Headers every response carries, HTML or not: no framing, no sniffing; HSTS under https."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.extra: list[tuple[bytes, bytes]] = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+        ]
+        if hsts:
+            self.extra.append((b"strict-transport-security", b"max-age=31536000"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in self.extra if h[0] not in present)
+                if b"content-security-policy" not in present:
+                    headers.append((b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
 def create_app(container: Container, *, manage_lifecycle: bool = True) -> FastAPI:
     settings = container.settings
 
@@ -130,6 +160,7 @@ def create_app(container: Container, *, manage_lifecycle: bool = True) -> FastAP
     if settings.is_dev:
         app.include_router(devmailbox.build_router(container.dev_mailbox))
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")
+    app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
     if settings.access_log:
         app.add_middleware(AccessLog)
     return app

@@ -140,7 +140,7 @@ def build_router(
 
     # --- magic links: looking is free, only the POST from our page signs in ------------------------
 
-    @router.get("/signin/link")
+    @router.api_route("/signin/link", methods=["GET", "HEAD"])
     async def link_landing(request: Request, link_token: str = "") -> Response:
         secret, fresh = cookies.ensure_browser_secret(request)
         try:
