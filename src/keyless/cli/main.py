@@ -119,6 +119,10 @@ def clients_create(
     magiclink_uri: Annotated[
         list[str] | None, typer.Option("--magiclink-uri", help="Magic-link landing URI (repeatable)")
     ] = None,
+    post_logout_uri: Annotated[
+        list[str] | None, typer.Option("--post-logout-uri", help="Where /oidc/logout may return (repeatable)")
+    ] = None,
+    public: Annotated[bool, typer.Option("--public", help="A browser or native app: no secret, PKCE required")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Register an application; prints its id and secret (the secret is shown only now)."""
@@ -131,7 +135,11 @@ def clients_create(
         container = build_container(settings)
         try:
             client, secret = await container.registry.register(
-                name, redirect_uris=list(redirect_uri or []), magiclink_uris=list(magiclink_uri or [])
+                name,
+                redirect_uris=list(redirect_uri or []),
+                magiclink_uris=list(magiclink_uri or []),
+                post_logout_redirect_uris=list(post_logout_uri or []),
+                public=public,
             )
             return client.id, secret
         finally:
@@ -142,9 +150,11 @@ def clients_create(
     except ValueError as exc:
         fail(str(exc))
     if as_json:
-        sys.stdout.write(json.dumps({"client_id": client_id, "client_secret": secret}) + "\n")
-    else:
+        sys.stdout.write(json.dumps({"client_id": client_id, "client_secret": secret or None}) + "\n")
+    elif secret:
         console.print(f"client id     : {client_id}\nclient secret : {secret}  (shown once)", highlight=False)
+    else:
+        console.print(f"client id     : {client_id}  (public client: no secret; use PKCE)", highlight=False)
 
 
 @clients_app.command("list")

@@ -266,7 +266,7 @@ async def test_link_opened_in_another_browser_without_enforcement_signs_that_bro
 
 async def test_same_browser_enforcement_explains_and_consumes_nothing(oidc: Oidc) -> None:
     link_mode(oidc, same_browser=True)
-    location, path = await start_link_sign_in(oidc, "same@example.com")
+    _, path = await start_link_sign_in(oidc, "same@example.com")
     token = path.split("link_token=")[1]
     other = httpx.AsyncClient(transport=oidc.http._transport, base_url="http://localhost:8080")
     async with other:
