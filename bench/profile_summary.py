@@ -18,7 +18,7 @@ from typing import Any
 # from the innermost frame outwards wins, and within one frame the first rule in this list.
 SELF_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("SQLite write transactions (writer thread)", ("_run_transaction (keyless/storage/sqlite.py",)),
-    ("SQLite reads on the event loop", ("_read (keyless/storage/sqlite.py", "_dict_factory (keyless")),
+    ("SQLite reads on the event loop", ("_read (keyless/storage/sqlite.py",)),
     ("Jinja2 e-mail rendering", ("jinja2/", "keyless/mail/render.py", "<template>", ".html:", ".txt:")),
     ("JWT verification / token service", ("joserfc/", "keyless/oidc/", "cryptography/")),
     ("email-validator", ("email_validator/", "keyless/core/emails.py", "idna/")),
@@ -40,28 +40,21 @@ SELF_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 # (label, substrings): share of samples with any matching frame anywhere on the stack.
 INCLUSIVE_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("event loop thread (everything but the writer thread)", ("<module> (keyless",)),
-    ("SQLite writer thread", ("_worker (concurrent/futures/thread.py",)),
+    ("event loop thread (all of it)", ("<module> (keyless",)),
+    ("SQLite writer thread (all of it)", ("_worker (concurrent/futures/thread.py",)),
     ("FastAPI app, all requests (app.__call__ down)", ("__call__ (fastapi/applications.py",)),
     ("POST send handler", ("send (keyless/web/rest.py",)),
     ("POST verify handler", ("verify (keyless/web/rest.py",)),
     ("GET dev mailbox handler", ("messages (keyless/web/devmailbox.py",)),
-    ("outbox delivery on the loop (render + mailbox write + mark sent)", ("_run (keyless/mail/outbox.py",)),
+    ("outbox delivery on the loop (render, mailbox write, mark sent)", ("_run (keyless/mail/outbox.py",)),
+    ("FastAPI request-parameter solving (solve_dependencies)", ("solve_dependencies (fastapi/",)),
     ("Bearer authentication (ApiAuthenticator.caller)", ("caller (keyless/web/auth.py",)),
     ("JSON body read + pydantic validation (rest._parse)", ("_parse (keyless/web/rest.py",)),
     ("email validation (parse_email)", ("parse_email (keyless/core/emails.py",)),
+    ("public ids (generate_prefixed_id: 19 secrets.choice calls)", ("generate_prefixed_id (keyless",)),
     ("Jinja2 render (TemplateRenderer.render)", ("render (keyless/mail/render.py",)),
-    (
-        "awaiting a writer hop on the loop (SqliteDatabase.transaction)",
-        ("transaction (keyless/storage/sqlite.py",),
-    ),
-    ("SQLite reads (SqliteDatabase._read)", ("_read (keyless/storage/sqlite.py",)),
-    ("FastAPI request-parameter solving (solve_dependencies)", ("solve_dependencies (fastapi/",)),
-    (
-        "Starlette routing (Router.__call__/app)",
-        ("app (starlette/routing.py", "__call__ (starlette/routing.py"),
-    ),
-    ("uvicorn HTTP protocol (parse + write)", ("uvicorn/protocols/http/",)),
+    ("submitting/awaiting writer hops (SqliteDatabase.transaction)", ("transaction (keyless/storage/sqlite.py",)),
+    ("SQLite reads on the loop (SqliteDatabase._read)", ("_read (keyless/storage/sqlite.py",)),
 )
 
 
@@ -136,8 +129,10 @@ def summarise(path: Path, cpu_ms: dict[str, float] | None = None) -> dict[str, A
                 "entry": label,
                 "pct": round(100 * by_inclusive[label] / total, 1),
                 # entry points run on the loop thread: scale by its share
-                "ms_per_flow": round(loop_ms * by_inclusive[label] / per_thread[LOOP], 3)
-                if loop_ms and per_thread[LOOP] and label != INCLUSIVE_RULES[1][0]
+                "ms_per_flow": (cpu_ms or {}).get(WRITER)
+                if label == INCLUSIVE_RULES[1][0]
+                else round(loop_ms * by_inclusive[label] / per_thread[LOOP], 3)
+                if loop_ms and per_thread[LOOP]
                 else None,
             }
             for label, _ in INCLUSIVE_RULES

@@ -209,3 +209,33 @@ async def test_userinfo_three_ways_and_revocation(oidc: Oidc) -> None:
     )
     assert revoked.status_code == 200
     assert (await oidc.http.get("/userinfo", headers=bearer)).status_code == 401
+
+
+async def test_first_sign_in_gets_sign_up_wording_then_sign_in(oidc: Oidc) -> None:
+    first = await oidc.sign_in("new@example.com")
+    claims = decode((await oidc.exchange(first["code"])).json()["id_token"])
+    oidc.api.clock.advance(61)
+    await oidc.sign_in("new@example.com")
+    subjects = [m.message["Subject"] for m in oidc.api.smtp.to("new@example.com")]
+    assert len(subjects) == 2 and subjects[0] != subjects[1]
+    assert "sign-in" in subjects[1].lower() or "sign in" in subjects[1].lower()
+    user = await oidc.api.container.users.get_by_email_key("new@example.com")
+    assert user is not None and user.email_verified and user.id.startswith("usr_")
+    assert claims["sub"] == user.id
+
+
+async def test_no_nonce_means_no_nonce_claim(oidc: Oidc) -> None:
+    back = await oidc.sign_in()
+    claims = decode((await oidc.exchange(back["code"])).json()["id_token"])
+    assert "nonce" not in claims and "auth_time" in claims  # prompt=login asked for a fresh sign-in
+
+
+async def test_discovery_lists_only_what_is_supported(oidc: Oidc) -> None:
+    meta = (await oidc.http.get("/.well-known/openid-configuration")).json()
+    assert meta["issuer"] == "http://localhost:8080"
+    assert meta["response_types_supported"] == ["code"]
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert meta["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert set(meta["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
+    assert meta["authorization_response_iss_parameter_supported"] is True
+    assert "profile" not in meta["scopes_supported"] and "implicit" not in str(meta)
