@@ -96,12 +96,14 @@ class Settings(BaseSettings):
     # --- limits ---
     send_per_address_per_minute: int = Field(2, ge=1)
     send_per_address_per_day: int = Field(30, ge=1)
-    send_per_ip_per_minute: int = Field(30, ge=1)
-    send_per_client_per_minute: int = Field(600, ge=1)
+    # Per-IP ceilings see end users on the hosted pages, but an application's backend on the headless
+    # API, so they are set for a whole application's traffic; per-address budgets do the fine work.
+    send_per_ip_per_minute: int = Field(120, ge=1)
+    send_per_client_per_minute: int = Field(1200, ge=1)
     verify_failures_per_address: int = Field(5, ge=1)
     verify_failure_window_seconds: int = Field(600, ge=1)
-    verify_per_ip_per_minute: int = Field(60, ge=1)
-    verify_per_client_per_minute: int = Field(1200, ge=1)
+    verify_per_ip_per_minute: int = Field(600, ge=1)
+    verify_per_client_per_minute: int = Field(2400, ge=1)
     token_per_ip_per_minute: int = Field(60, ge=1)
 
     # --- tokens and sessions ---
@@ -199,6 +201,22 @@ class Settings(BaseSettings):
                 raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
 
+    @classmethod
+    def check_environment(cls, environ: dict[str, str] | None = None) -> None:
+        """Refuse misspelled ``KEYLESS_*`` variables and a config file that does not exist."""
+        env = dict(os.environ if environ is None else environ)
+        known = {f"KEYLESS_{name.upper()}" for name in cls.model_fields} | {"KEYLESS_CONFIG_FILE"}
+        unknown = sorted(
+            k
+            for k in env
+            if k.upper().startswith("KEYLESS_") and k.upper() not in known and not k.upper().startswith("KEYLESS_TEST_")
+        )
+        if unknown:
+            raise ValueError(f"unknown setting(s) in the environment: {', '.join(unknown)}")
+        named = env.get("KEYLESS_CONFIG_FILE")
+        if named and not Path(named).is_file():
+            raise ValueError(f"KEYLESS_CONFIG_FILE names {named}, which does not exist")
+
     # --- derived ---
     @property
     def is_dev(self) -> bool:
@@ -209,7 +227,7 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'keyless.db'}"
 
     def masked(self) -> dict[str, Any]:
-        """The effective settings with every secret masked, for ``keyless config check`` and logs."""
+        """The effective settings with every secret masked, safe to print or log."""
         out = self.model_dump(mode="json")
         for name in ("credential_hmac_keys", "encryption_keys"):
             out[name] = [f"***({len(v.get_secret_value())} chars)" for v in getattr(self, name)]

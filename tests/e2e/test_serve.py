@@ -100,3 +100,28 @@ def test_production_mode_refuses_generated_secrets_and_the_dev_mailbox(tmp_path:
     message = result.stderr.strip()
     assert "credential_hmac_keys" in message and "devmailbox" in message
     assert len(message.splitlines()) <= 2
+
+
+def test_encryption_key_rotation_reseals_the_signing_keys(tmp_path: Path) -> None:
+    from keyless.keymaterial import new_key
+
+    old, new, hmac_key = new_key(), new_key(), new_key()
+    common = {"credential_hmac_keys": json.dumps([hmac_key])}
+    with ServerProcess(tmp_path, encryption_keys=json.dumps([old]), **common) as server:
+        kids = {k["kid"] for k in httpx.get(f"{server.url}/keys").json()["keys"]}
+    # Rotate: the new key first, the old one kept for one start; then the old one can go.
+    with ServerProcess(tmp_path, port=server.port, encryption_keys=json.dumps([new, old]), **common):
+        pass
+    with ServerProcess(tmp_path, port=server.port, encryption_keys=json.dumps([new]), **common) as again:
+        assert {k["kid"] for k in httpx.get(f"{again.url}/keys").json()["keys"]} == kids
+    # Dropping a key that still seals something is one clear line, not a trace.
+    result = run_cli(tmp_path, "serve", encryption_keys=json.dumps([new_key()]), **common)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cannot be opened" in result.stderr
+
+
+def test_misspelled_settings_are_refused(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "serve", pasword_type="LINK")
+    assert result.returncode == 2 and "KEYLESS_PASWORD_TYPE" in result.stderr
+    missing = run_cli(tmp_path, "db", "upgrade", config_file=str(tmp_path / "nope.toml"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr

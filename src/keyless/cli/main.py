@@ -36,6 +36,7 @@ def fail(message: str, code: int = 2) -> None:
 
 def load_settings(**overrides: Any) -> Settings:
     try:
+        Settings.check_environment()
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -79,12 +80,18 @@ def serve(
     import uvicorn
 
     from keyless.container import build_container
+    from keyless.keymaterial import load_key_material
     from keyless.logs import configure_logging
     from keyless.web.app import create_app
 
     settings = load_settings(host=host, port=port)
     configure_logging(settings.log_level)
+    try:
+        load_key_material(settings)  # bad keys stop the start before anything touches the database
+    except ConfigurationError as exc:
+        fail(str(exc))
     migrate(settings)
+    run(lambda: _check_signing_keys(settings))
     try:
         container = build_container(settings)
     except ConfigurationError as exc:
@@ -102,6 +109,18 @@ def serve(
     )
     err.print(f"keyless listening on {settings.public_url} ({settings.mode.value} mode)", highlight=False)
     uvicorn.Server(config).run()
+
+
+async def _check_signing_keys(settings: Settings) -> None:
+    """Open (and after an encryption-key rotation, re-seal) the signing keys before serving, so a
+    missing key is one clear line rather than a failed start-up trace."""
+    from keyless.container import build_container
+
+    container = build_container(settings)
+    try:
+        await container.keyring.ensure_key(container.clock.now())
+    finally:
+        await container.db.close()
 
 
 @db_app.command("upgrade")

@@ -111,6 +111,10 @@ class Sealer:
         nonce = secrets.token_bytes(self._NONCE)
         return key_id + nonce + aead.encrypt(nonce, plaintext, purpose)
 
+    def is_current(self, sealed: bytes) -> bool:
+        """Sealed under the newest key (else worth re-sealing after a key rotation)."""
+        return hmac.compare_digest(sealed[:4], self._keys[0][0])
+
     def open(self, sealed: bytes, purpose: bytes) -> bytes:
         key_id, nonce, body = sealed[:4], sealed[4 : 4 + self._NONCE], sealed[4 + self._NONCE :]
         for candidate_id, aead in self._keys:

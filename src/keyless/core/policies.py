@@ -42,12 +42,12 @@ class RateRules:
         *,
         send_per_address_per_minute: int = 2,
         send_per_address_per_day: int = 30,
-        send_per_ip_per_minute: int = 30,
-        send_per_client_per_minute: int = 600,
+        send_per_ip_per_minute: int = 120,
+        send_per_client_per_minute: int = 1200,
         verify_failures_per_address: int = 5,
         verify_failure_window: float = 600.0,
-        verify_per_ip_per_minute: int = 60,
-        verify_per_client_per_minute: int = 1200,
+        verify_per_ip_per_minute: int = 600,
+        verify_per_client_per_minute: int = 2400,
         token_per_ip_per_minute: int = 60,
     ) -> RateRules:
         entries = [

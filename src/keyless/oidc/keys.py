@@ -16,6 +16,7 @@ from joserfc.jwk import RSAKey
 from keyless.core.credentials import Sealer
 from keyless.core.models import SigningKey
 from keyless.core.ports import SigningKeyStore
+from keyless.errors import ConfigurationError
 
 ALGORITHM = "RS256"
 
@@ -41,6 +42,7 @@ class Keyring:
     async def ensure_key(self, now: float) -> bool:
         """Create the first key if there is none. True when one was created."""
         if await self._store.list():
+            await self.reseal_under_current_key()
             await self.reload()
             return False
         await self.create_key(now, not_before=now)
@@ -69,7 +71,7 @@ class Keyring:
             if existing is not None and existing.record == record:
                 loaded[record.kid] = existing
                 continue
-            pem = self._sealer.open(record.sealed_private_key, b"signing-key:" + record.kid.encode())
+            pem = self._open(record)
             loaded[record.kid] = _LoadedKey(
                 record,
                 RSAKey.import_key(cast(dict[str, str | list[str]], record.public_jwk)),
@@ -77,6 +79,27 @@ class Keyring:
             )
         self._keys = loaded
         self._jwks = {"keys": [dict(k.record.public_jwk) for k in loaded.values()]}
+
+    def _open(self, record: SigningKey) -> bytes:
+        purpose = b"signing-key:" + record.kid.encode()
+        try:
+            return self._sealer.open(record.sealed_private_key, purpose)
+        except ValueError:
+            raise ConfigurationError(
+                f"signing key {record.kid} cannot be opened: the encryption key that sealed it is not "
+                "configured. Keep the old key in encryption_keys (after the new one) until keyless has "
+                "re-sealed its signing keys under the new key on start."
+            ) from None
+
+    async def reseal_under_current_key(self) -> int:
+        """After an encryption-key rotation: re-seal every signing key under the newest key."""
+        count = 0
+        for record in await self._store.list():
+            if not self._sealer.is_current(record.sealed_private_key):
+                purpose = b"signing-key:" + record.kid.encode()
+                await self._store.reseal(record.kid, self._sealer.seal(self._open(record), purpose))
+                count += 1
+        return count
 
     def jwks(self, now: float) -> dict[str, list[dict[str, Any]]]:
         return {

@@ -374,6 +374,16 @@ class SqlSigningKeyStore:
             ]
         )
 
+    async def reseal(self, kid: str, sealed_private_key: bytes) -> None:
+        await self._db.transaction(
+            [
+                Stmt(
+                    "UPDATE signing_keys SET sealed_private_key = :sealed WHERE kid = :kid",
+                    {"kid": kid, "sealed": sealed_private_key},
+                )
+            ]
+        )
+
     async def list(self) -> list[SigningKey]:
         rows = await self._db.fetch_all(f"SELECT {_KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid")
         return [

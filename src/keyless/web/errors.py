@@ -8,6 +8,7 @@ OAuth endpoints use RFC 6749 error JSON. Nothing here ever shows a trace, SQL or
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import orjson
@@ -69,10 +70,16 @@ def render_oauth_error(error: OAuthError) -> Response:
     )
 
 
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 def violations_from_pydantic(exc: RequestValidationError) -> tuple[FieldViolation, ...]:
     out = []
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        parts = [p for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        # Field names in snake_case like the proto names; map keys (template variables) stay as sent.
+        loc = [_snake(str(p)) if i == 0 else str(p) for i, p in enumerate(parts)]
         out.append(
             FieldViolation(".".join(loc) or "body", str(err.get("msg", "invalid")), str(err.get("type", "invalid")))
         )

@@ -17,7 +17,6 @@ from starlette.responses import Response
 from keyless.clock import Clock
 from keyless.core.policies import RateRules
 from keyless.core.ports import ClientStore, RateLimiter
-from keyless.errors import RateLimited
 from keyless.oidc.clients import authenticate_client
 from keyless.oidc.errors import OAuthError, invalid_request
 from keyless.oidc.grants.base import TokenRequest
@@ -92,7 +91,12 @@ def build_router(
         ip = ips.resolve(request)
         decision = await limiter.acquire([rules.hit("token:ip", ip)], clock.now())
         if not decision.allowed:
-            raise RateLimited(retry_after=decision.retry_after)
+            raise OAuthError(
+                "temporarily_unavailable",
+                "Too many token requests. Try again later.",
+                status=429,
+                headers={"Retry-After": str(max(1, decision.retry_after))},
+            )
         basic = basic_credentials(request)
         client_id, secret = basic if basic is not None else (form.get("client_id", ""), form.get("client_secret"))
         grant_type = form.get("grant_type")

@@ -177,7 +177,8 @@ class PasswordlessFlows:
         hits = self._send_hits(caller, request.email_key)
         await self._acquire(hits, now, RateLimited)
         try:
-            if self.policy.new_credentials_on_resend or request.is_expired(now):
+            reopened = None if self.policy.new_credentials_on_resend else self._reopen(request)
+            if reopened is None or request.is_expired(now):
                 credentials = self._new_credentials(request.passwordless_type)
                 fresh = self._with_credentials(replace(request, expires_at=now + request.lifetime), credentials)
                 message = self._new_message(fresh, now, version=request.credential_version + 1)
@@ -194,7 +195,7 @@ class PasswordlessFlows:
                 request = stored
             else:
                 # Same credential again; its lifetime is not extended.
-                credentials = self._sealer.open_credentials(request.id, request.sealed_credentials)
+                credentials = reopened
                 message = self._new_message(request, now)
                 await self._outbox.enqueue(message)
         except BaseException:
@@ -291,6 +292,13 @@ class PasswordlessFlows:
         if found is None or found.client_id != caller.client.id:
             raise InvalidCode()
         return found
+
+    def _reopen(self, request: AuthRequest) -> Credentials | None:
+        """The sealed credential, or None when its encryption key is no longer configured."""
+        try:
+            return self._sealer.open_credentials(request.id, request.sealed_credentials)
+        except ValueError:
+            return None
 
     async def find_link_request(self, link_token: str) -> AuthRequest | None:
         """The request a link token belongs to, without using or counting anything. Link tokens
@@ -410,7 +418,7 @@ class PasswordlessFlows:
         if request.consumed_at is not None:
             raise AlreadyUsed()
         if request.closed_at is not None:
-            raise CredentialExpired(message="This sign-in request was closed by a later sign-in.")
+            raise CredentialExpired(message="This sign-in request was closed: another one for this address succeeded.")
 
     def _send_hits(self, caller: Caller, email_key: str) -> list[LimitHit]:
         return [
