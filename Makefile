@@ -6,7 +6,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test lint typecheck pytest bench clean
+# Browser tests drive Debian's chromium with Playwright; Playwright's own browser download is never used.
+CHROMIUM := /usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+.PHONY: serve test lint typecheck pytest browser-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +34,24 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-dev
+pytest: $(VENV)/.installed-dev browser-deps
 	$(BIN)/python -m pytest
+
+# Installs chromium when it is missing (apt-get, as root); a no-op when it is there.
+browser-deps:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "error: $(CHROMIUM) is missing; as root run: apt-get install chromium fonts-liberation" >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "browser-deps: installing Debian's chromium"; \
+	  log=$$(mktemp); export DEBIAN_FRONTEND=noninteractive; \
+	  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+	         chromium fonts-liberation; } >"$$log" 2>&1; then \
+	    cat "$$log" >&2; rm -f "$$log"; exit 1; \
+	  fi; \
+	  rm -f "$$log"; \
+	fi
 
 test: lint typecheck pytest
 
