@@ -149,7 +149,10 @@ def build_router(
             if signin.enforce_same_browser and not same:
                 raise BrowserMismatch()
             response: Response = render_page(
-                request, "signin_link.html", {"link_token": link_token, "csrf": cookies.csrf_token(secret)}
+                request,
+                "signin_link.html",
+                {"link_token": link_token, "csrf": cookies.csrf_token(secret)},
+                form_targets=(login.redirect_uri,),
             )
         except BrowserMismatch as exc:
             response = render_page(request, "signin_mismatch.html", {"message": friendly(exc)}, status_code=403)
@@ -182,7 +185,12 @@ def build_router(
     # --- the pages -------------------------------------------------------------------------------
 
     def page_context(login: Login, browser_secret: str, **extra: Any) -> dict[str, Any]:
-        return {"login": login, "csrf": cookies.csrf_token(browser_secret), **extra}
+        return {
+            "login": login,
+            "csrf": cookies.csrf_token(browser_secret),
+            "link_too": signin.sends_links,
+            **extra,
+        }
 
     async def current_login(request: Request, login_id: str) -> tuple[Login, str]:
         secret = cookies.browser_secret(request)
@@ -204,7 +212,7 @@ def build_router(
         return render_page(
             request,
             "signin_email.html",
-            page_context(login, secret, email=value, error=error, link_too=signin.sends_links),
+            page_context(login, secret, email=value, error=error),
         )
 
     async def code_page(
@@ -215,6 +223,7 @@ def build_router(
             "signin_code.html",
             page_context(login, secret, error=error, cooldown=cooldown_left(login)),
             status_code=status,
+            form_targets=(login.redirect_uri,),
         )
 
     @router.get("/signin/{login_id}")
