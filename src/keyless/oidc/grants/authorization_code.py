@@ -9,11 +9,9 @@ import hmac
 import re
 from typing import Any
 
-from keyless.clock import Clock
-from keyless.core.ports import GrantStore, SessionStore, UserStore
 from keyless.oidc.errors import OAuthError, invalid_request
-from keyless.oidc.grants.base import TokenRequest
-from keyless.oidc.issuer import OidcIssuer, token_hash
+from keyless.oidc.grants.base import TokenRequest, UserTokenGrant
+from keyless.oidc.issuer import token_hash
 
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 
@@ -28,23 +26,8 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
 
 
-class AuthorizationCodeGrant:
+class AuthorizationCodeGrant(UserTokenGrant):
     grant_type = "authorization_code"
-
-    def __init__(
-        self,
-        *,
-        grants: GrantStore,
-        users: UserStore,
-        sessions: SessionStore,
-        issuer: OidcIssuer,
-        clock: Clock,
-    ) -> None:
-        self._grants = grants
-        self._users = users
-        self._sessions = sessions
-        self._issuer = issuer
-        self._clock = clock
 
     async def exchange(self, request: TokenRequest) -> dict[str, Any]:
         form, client = request.form, request.client

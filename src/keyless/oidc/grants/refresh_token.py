@@ -4,34 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyless.clock import Clock
-from keyless.core.ports import GrantStore, SessionStore, UserStore
 from keyless.oidc.errors import OAuthError, invalid_request
-from keyless.oidc.grants.base import TokenRequest
-from keyless.oidc.issuer import OidcIssuer, token_hash
+from keyless.oidc.grants.base import TokenRequest, UserTokenGrant
+from keyless.oidc.issuer import token_hash
 
 
 def _invalid() -> OAuthError:
     return OAuthError("invalid_grant", "The refresh token is invalid, expired or revoked.")
 
 
-class RefreshTokenGrant:
+class RefreshTokenGrant(UserTokenGrant):
     grant_type = "refresh_token"
-
-    def __init__(
-        self,
-        *,
-        grants: GrantStore,
-        users: UserStore,
-        sessions: SessionStore,
-        issuer: OidcIssuer,
-        clock: Clock,
-    ) -> None:
-        self._grants = grants
-        self._users = users
-        self._sessions = sessions
-        self._issuer = issuer
-        self._clock = clock
 
     async def exchange(self, request: TokenRequest) -> dict[str, Any]:
         value = request.form.get("refresh_token")
