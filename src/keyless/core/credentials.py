@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from keyless.core.models import Credentials
 
 OTP_DIGITS = 6
-_DIGITS = "0123456789"
 
 
 def generate_otp() -> str:
@@ -39,8 +38,8 @@ def generate_request_id() -> str:
 
 def generate_prefixed_id(prefix: str, digits: int = 19) -> str:
     """Public ids such as ``skc_…`` and ``usr_…``: a prefix and random decimal digits."""
-    first = secrets.choice("123456789")
-    return prefix + "_" + first + "".join(secrets.choice(_DIGITS) for _ in range(digits - 1))
+    low = 10 ** (digits - 1)
+    return f"{prefix}_{low + secrets.randbelow(9 * low)}"
 
 
 def generate_secret(nbytes: int = 32) -> str:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from keyless import __version__
 from keyless.web import devmailbox, health, hosted, oauth, oidc, rest
 from keyless.web.errors import install_error_handlers
+from keyless.web.fastpath import FastRoutes
 
 if TYPE_CHECKING:
     from keyless.container import Container
@@ -118,7 +119,8 @@ def create_app(container: Container, *, manage_lifecycle: bool = True) -> FastAP
         "support_email": settings.support_email,
     }
     install_error_handlers(app)
-    app.include_router(rest.build_router(container.flows, container.api_auth))
+    api_handlers = rest.passwordless_handlers(container.flows, container.api_auth)
+    app.include_router(rest.build_router(api_handlers))
     app.include_router(
         oauth.build_router(
             grants=container.grants,
@@ -162,9 +164,13 @@ def create_app(container: Container, *, manage_lifecycle: bool = True) -> FastAP
     async def branding() -> Response:
         return Response(branding_css, media_type="text/css", headers={"Cache-Control": "public, max-age=300"})
 
+    fast_routes = {("POST", path): handler for path, handler in api_handlers.items()}
     if settings.is_dev:
-        app.include_router(devmailbox.build_router(container.dev_mailbox))
+        mailbox_messages = devmailbox.messages_handler(container.dev_mailbox)
+        app.include_router(devmailbox.build_router(container.dev_mailbox, mailbox_messages))
+        fast_routes[("GET", devmailbox.MESSAGES_PATH)] = mailbox_messages
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")
+    app.add_middleware(FastRoutes, routes=fast_routes)
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
     if settings.access_log:
         app.add_middleware(AccessLog)

@@ -86,18 +86,22 @@ def violations_from_pydantic(exc: RequestValidationError) -> tuple[FieldViolatio
     return tuple(out)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    async def keyless_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, KeylessError)
+def render_exception(exc: BaseException) -> Response:
+    """Any exception an endpoint lets out, as the response the caller sees (the fast routes' renderer;
+    FastAPI's handlers below render the same classes the same way)."""
+    if isinstance(exc, KeylessError):
         return render_error(exc)
-
-    async def oauth_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, OAuthError)
+    if isinstance(exc, OAuthError):
         return render_oauth_error(exc)
-
-    async def validation_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
+    if isinstance(exc, RequestValidationError):
         return render_error(InvalidRequest(violations=violations_from_pydantic(exc)))
+    log.exception("unhandled error", exc_info=exc)
+    return render_error(InternalError())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def rendered(_: Request, exc: Exception) -> Response:
+        return render_exception(exc)
 
     async def http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -109,12 +113,6 @@ def install_error_handlers(app: FastAPI) -> None:
             return render_error(ServiceUnavailable() if exc.status_code == 503 else InternalError())
         return render_error(InvalidRequest(message="The request is invalid."))
 
-    async def unexpected(_: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", exc_info=exc)
-        return render_error(InternalError())
-
-    app.add_exception_handler(KeylessError, keyless_error)
-    app.add_exception_handler(OAuthError, oauth_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
+    for kind in (KeylessError, OAuthError, RequestValidationError, Exception):
+        app.add_exception_handler(kind, rendered)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)
