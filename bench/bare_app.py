@@ -1,7 +1,7 @@
 """The floor: a bare ASGI handler served exactly as ``keyless serve`` serves keyless.
 
-Same server (uvicorn, uvloop + httptools), same options, one process. Every GET or POST reads the
-request body and answers one tiny JSON document that also satisfies the flow driver (a token, an auth
+Same server (uvicorn, uvloop + httptools, keyless's own uvicorn options), one process. Every GET or
+POST reads the request body and answers one tiny JSON document that also satisfies the flow driver (a token, an auth
 request id and a mailbox message holding a code), so the driver runs the same three requests per flow.
 
     python bench/bare_app.py --port 8081
@@ -10,9 +10,9 @@ request id and a mailbox message holding a code), so the driver runs the same th
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 import uvicorn
+from starlette.types import Receive, Scope, Send
 
 BODY = b'{"access_token":"bare","auth_request_id":"bare","messages":[{"text":"Use this code:\\n\\n    000000\\n"}]}'
 HEADERS = [
@@ -22,7 +22,7 @@ HEADERS = [
 ]
 
 
-async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
         return
     more = True
@@ -33,24 +33,34 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": BODY})
 
 
+def config(host: str, port: int) -> uvicorn.Config:
+    """keyless's own uvicorn set-up when it has one (``keyless.serving.uvicorn_config``: uvloop, httptools
+    for HTTP/1.1 behind its HTTP/2 sniffing), else the options ``keyless serve`` used before it."""
+    try:
+        from keyless.serving import uvicorn_config
+    except ImportError:
+        return uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            lifespan="off",
+        )
+    made: uvicorn.Config = uvicorn_config(app, host=host, port=port)
+    made.lifespan = "off"
+    return made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    # The options of keyless.cli.main.serve, minus the lifespan this app has no use for.
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        lifespan="off",
-    )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config(args.host, args.port)).run()
 
 
 if __name__ == "__main__":

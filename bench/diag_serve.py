@@ -1,4 +1,4 @@
-"""Bench-only launcher: serves keyless exactly as ``keyless serve`` does, plus timing probes.
+"""Bench-only launcher: runs ``keyless serve`` (the same CLI entry point, in this process) plus probes.
 
 Used by ``bench/headless_flow.py --diag``; never by the headline figures. The server's source is not
 changed: the probes wrap methods at start-up.
@@ -24,16 +24,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import uvicorn
-
-from keyless.cli.main import load_settings, migrate
-from keyless.container import build_container
-from keyless.logs import configure_logging
+from keyless.cli.main import app as cli
 from keyless.mail.devmailbox import DevMailboxMailer
 from keyless.mail.outbox import OutboxWorker
 from keyless.storage.database import Row, Stmt
 from keyless.storage.sqlite import SqliteDatabase
-from keyless.web.app import create_app
 
 probes: dict[str, list[float]] = {}
 _dispatched: dict[str, float] = {}
@@ -149,22 +144,8 @@ def main() -> None:
     if os.environ.get("BENCH_DIAG_OUT"):
         install_probes()
         signal.signal(signal.SIGUSR1, dump(Path(os.environ["BENCH_DIAG_OUT"])))
-    # What keyless.cli.main.serve does.
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    migrate(settings)
-    config = uvicorn.Config(
-        create_app(build_container(settings)),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        lifespan="on",
-    )
-    uvicorn.Server(config).run()
+    # Exactly what the ``keyless serve`` console script runs, in this (probed) process.
+    cli(["serve"])
 
 
 if __name__ == "__main__":

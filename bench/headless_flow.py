@@ -9,7 +9,8 @@ keep-alive, one connection per concurrent flow). Server CPU is the server proces
 (all threads) over the measured phase, read with psutil. Each (concurrency, target) is measured
 ``--reps`` times; the report gives medians. Results go to ``bench/results/headless-<timestamp>.json``;
 ``--write-doc`` regenerates the generated parts of ``docs/benchmarks.md``; ``--profile`` adds a py-spy
-profile of keyless under load at the highest concurrency.
+profile (and a perf one, when perf is installed) of keyless under load at the highest concurrency;
+``--diag`` runs keyless through ``bench/diag_serve.py`` with timing probes (writer hops, outbox).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ RESULTS = BENCH / "results"
 DOC = ROOT / "docs" / "benchmarks.md"
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(BENCH))
-from profile_summary import LOOP, WRITER, summarise, to_markdown  # noqa: E402
+from profile_summary import LOOP, WRITER, perf_markdown, perf_summary, summarise, to_markdown  # noqa: E402
 
 TARGET_CPU_MS = 2.5  # the issue's target at 64 concurrent flows, embedded default
 TARGET_P99_OVER_P50 = 5.0
@@ -435,6 +436,10 @@ def summarise_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 if all(step in r["latency_ms"] for r in mine)
             }
             med["reps"] = len(mine)
+            med["server_cpu_ms_per_flow_range"] = [
+                min(r["server_cpu_ms_per_flow"] for r in mine),
+                max(r["server_cpu_ms_per_flow"] for r in mine),
+            ]
             row[target] = med
         k, b = row["keyless"], row["bare"]
         row["cpu_ratio_to_bare"] = round(k["server_cpu_ms_per_flow"] / b["server_cpu_ms_per_flow"], 1)
@@ -496,6 +501,18 @@ async def profile(args: argparse.Namespace, stamp: str) -> tuple[Path, dict[str,
         _, err = await asyncio.wait_for(spy.communicate(), 60)
         if spy.returncode != 0 or not out.exists():
             raise RuntimeError(f"py-spy failed: {err.decode(errors='replace')}")
+        perf = None
+        if shutil.which("perf"):  # the on-CPU native split, under the same load, after py-spy
+            data = RESULTS / f"perf-{stamp}.data"
+            recorder = await asyncio.create_subprocess_exec(
+                *("perf", "record", "-F", "999", "-e", "cpu-clock", "-p", str(server.proc.pid), "-o", str(data)),
+                *("--", "sleep", str(seconds)),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            await drive(conns, auth, poller, until(time.perf_counter() + seconds + 0.5), None)
+            await recorder.wait()
+            perf = perf_summary(data, server.proc.pid) if recorder.returncode == 0 and data.exists() else None
         for conn in conns:
             conn.close()
     finally:
@@ -504,6 +521,7 @@ async def profile(args: argparse.Namespace, stamp: str) -> tuple[Path, dict[str,
     cpu_ms = {LOOP: (loop1 - loop0) * 1000 / n, WRITER: ((cpu1 - cpu0) - (loop1 - loop0)) * 1000 / n}
     summary = summarise(out, {k: round(v, 3) for k, v in cpu_ms.items()})
     summary["flows"], summary["requests_per_flow"] = n, round(flows.requests / n, 2)
+    summary["perf"] = perf
     return out, summary
 
 
@@ -517,7 +535,7 @@ def fmt_latency(stats: dict[str, Any], step: str) -> str:
 
 def results_table(summary: list[dict[str, Any]]) -> str:
     lines = [
-        "| concurrent flows | server | flows/s | server CPU ms/flow | same at 3 requests/flow | x bare "
+        "| concurrent flows | server | flows/s | server CPU ms/flow (min-max) | same at 3 requests/flow | x bare "
         "| requests/flow | send p50/p99 ms | mail stored p50/p99 ms | mailbox read p50/p99 ms "
         "| verify p50/p99 ms | flow p50/p99 ms | flow p99/p50 |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -527,9 +545,11 @@ def results_table(summary: list[dict[str, Any]]) -> str:
             s = row[target]
             ratio = f"{row['cpu_ratio_to_bare']:.1f}x" if target == "keyless" else "1x"
             flow = s["latency_ms"]["flow"]
+            low, high = s["server_cpu_ms_per_flow_range"]
             lines.append(
                 f"| {row['concurrency']} | {target} | {s['flows_per_s']:,.0f} | "
-                f"{s['server_cpu_ms_per_flow']:.3f} | {s['server_cpu_ms_per_flow_at_3_requests']:.3f} | "
+                f"{s['server_cpu_ms_per_flow']:.3f} ({low:.2f}-{high:.2f}) | "
+                f"{s['server_cpu_ms_per_flow_at_3_requests']:.3f} | "
                 f"{ratio} | {s['requests_per_flow']:.2f} | {fmt_latency(s, 'send')} | "
                 f"{fmt_latency(s, 'delivered')} | {fmt_latency(s, 'mailbox')} | {fmt_latency(s, 'verify')} | "
                 f"{fmt_latency(s, 'flow')} | {flow['p99'] / flow['p50']:.1f} |"
@@ -557,6 +577,22 @@ def targets_text(summary: list[dict[str, Any]]) -> str:
         f"mail stored {ratios['delivered']:.1f}, verify {ratios['verify']:.1f}; target ≤ {TARGET_P99_OVER_P50:.0f} "
         f"(whole flow): {verdict(ratios['flow'] <= TARGET_P99_OVER_P50)}."
     )
+
+
+def source_state() -> str:
+    """The keyless source measured: the commit, and whether src/ had uncommitted changes (read-only git)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "--no-optional-locks", "status", "--porcelain", "--", "src"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return "unknown"
+    changed = len(dirty.stdout.splitlines())
+    return head.stdout.strip() + (f" + {changed} uncommitted changes under src/" if changed else "")
 
 
 def machine_facts() -> dict[str, Any]:
@@ -594,7 +630,7 @@ def generated_block(report: dict[str, Any]) -> str:
         [
             *([f"**Diagnostic run** ({', '.join(whatifs)}): not the default server or client.", ""] if whatifs else []),
             f"Generated by `{report['command']}` on {report['timestamp']} "
-            f"(raw figures: `bench/results/{report['json_name']}`).",
+            f"(raw figures: `bench/results/{report['json_name']}`); keyless at {report.get('source', 'unknown')}.",
             "",
             f"- Machine: {m['cpus']} vCPUs ({m['cpu_model']}, KVM guest), {m['memory_gb']} GB, Linux "
             f"{m['kernel']}, Python {m['python']}; shared and noisy, load average at start "
@@ -705,6 +741,7 @@ def main() -> None:
     args = parse_args(argv)
     if args.from_json:
         report = json.loads(args.from_json.read_text())
+        report["summary"] = summarise_runs(report["runs"])
     else:
         stamp = time.strftime("%Y%m%dT%H%M%S")
         report = {
@@ -712,6 +749,7 @@ def main() -> None:
             "command": command_line(argv),
             "json_name": f"headless-{stamp}.json",
             "machine": machine_facts(),
+            "source": source_state(),
             "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         }
         RESULTS.mkdir(exist_ok=True)
@@ -724,7 +762,7 @@ def main() -> None:
                 "seconds": int(args.profile_seconds),
                 "concurrency": max(args.concurrency),
                 "summary": prof,
-                "markdown": to_markdown(prof),
+                "markdown": to_markdown(prof) + ("\n\n" + perf_markdown(prof["perf"]) if prof["perf"] else ""),
             }
         (RESULTS / report["json_name"]).write_text(json.dumps(report, indent=2))
         print(f"wrote bench/results/{report['json_name']}", file=sys.stderr)
