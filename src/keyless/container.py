@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
+from keyless.background import Periodic
 from keyless.bootstrap import FirstClient, announce_first_client, write_first_client
 from keyless.clock import Clock, SystemClock
 from keyless.core.credentials import CredentialHasher, Sealer
@@ -29,10 +31,12 @@ from keyless.oidc.keys import Keyring
 from keyless.oidc.signin import HostedSignin
 from keyless.oidc.tokens import TokenService
 from keyless.ratelimit.memory import InMemoryRateLimiter
+from keyless.ratelimit.redis import RedisRateLimiter
 from keyless.settings import MailBackend, Settings
 from keyless.storage.database import Database
 from keyless.storage.oidc_stores import SqlGrantStore, SqlLoginStore, SqlSessionStore, SqlUserStore
 from keyless.storage.postgres import PostgresDatabase
+from keyless.storage.purge import SqlPurger
 from keyless.storage.sqlite import SqliteDatabase
 from keyless.storage.stores import (
     SqlAuthRequestStore,
@@ -54,6 +58,25 @@ def build_database(settings: Settings) -> Database:
     if url.dialect == "sqlite":
         return SqliteDatabase(url.path)
     return PostgresDatabase(url.dsn, schema=settings.database_schema)
+
+
+def build_limiter(settings: Settings) -> RateLimiter:
+    """Redis when configured (limits shared by every process), else exact in-memory limits."""
+    if settings.redis_url:
+        return RedisRateLimiter.from_url(
+            settings.redis_url, prefix=settings.redis_key_prefix, timeout=settings.redis_timeout_seconds
+        )
+    return InMemoryRateLimiter()
+
+
+def build_background(settings: Settings, clock: Clock, db: Database, keyring: Keyring) -> list[Periodic]:
+    """Jobs every process runs: purging expired rows, and picking up keys other processes added."""
+    purger = SqlPurger(db, batch_size=settings.purge_batch_size)
+    retention = settings.purge_retention_seconds
+    return [
+        Periodic("purge", settings.purge_interval_seconds, lambda: purger.purge(clock.now() - retention)),
+        Periodic("signing-keys", settings.key_refresh_seconds, keyring.reload),
+    ]
 
 
 def mail_send_timeout(settings: Settings) -> float:
@@ -120,6 +143,7 @@ class Container:
     issuer: OidcIssuer
     signin: HostedSignin
     cookies: BrowserCookies
+    background: list[Periodic] = field(default_factory=list)
     started: bool = False
 
     async def start(self) -> None:
@@ -129,7 +153,18 @@ class Container:
         await self.keyring.ensure_key(self.clock.now())
         await self._bootstrap_first_client()
         await self.worker.start()
+        for job in self.background:
+            job.start()
+        if self.db.dialect == "postgresql" and not isinstance(self.limiter, RedisRateLimiter):
+            log.warning("rate limits are kept in this process only: set redis_url when running several processes")
         self.started = True
+
+    def readiness_probes(self) -> list[Callable[[], Awaitable[None]]]:
+        """What must answer for this process to serve: the database, and Redis when limits live there."""
+        probes: list[Callable[[], Awaitable[None]]] = [self.db.ping]
+        if isinstance(self.limiter, RedisRateLimiter):
+            probes.append(self.limiter.ping)
+        return probes
 
     async def _bootstrap_first_client(self) -> None:
         if await self.clients.count() > 0:
@@ -147,8 +182,12 @@ class Container:
 
     async def stop(self) -> None:
         if self.started:
+            for job in self.background:
+                await job.stop()
             await self.worker.stop()
             self.started = False
+        if isinstance(self.limiter, RedisRateLimiter):
+            await self.limiter.close()
         await self.db.close()
 
 
@@ -165,7 +204,7 @@ def build_container(
     requests, outbox = SqlAuthRequestStore(db), SqlOutboxStore(db)
     clients, signing_keys, dev_mailbox = SqlClientStore(db), SqlSigningKeyStore(db), SqlDevMailboxStore(db)
     hasher, sealer = CredentialHasher(keys.hmac_keys), Sealer(keys.encryption_keys)
-    limiter = limiter or InMemoryRateLimiter()
+    limiter = limiter or build_limiter(settings)
     rules = build_rules(settings)
     keyring = Keyring(signing_keys, sealer)
     tokens = TokenService(keyring, issuer=settings.public_url, access_token_ttl=settings.access_token_ttl)
@@ -266,4 +305,5 @@ def build_container(
         issuer=issuer,
         signin=signin,
         cookies=BrowserCookies(settings.public_url, csrf_key, settings.session_ttl),
+        background=build_background(settings, clock, db, keyring),
     )

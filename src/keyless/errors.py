@@ -248,6 +248,15 @@ class MethodNotAllowed(KeylessError):
 
 
 @_register
+class DeadlineExceeded(KeylessError):
+    """The caller's gRPC deadline (``grpc-timeout``) passed before the call finished."""
+
+    error_code = "DEADLINE_EXCEEDED"
+    grpc_status = GrpcStatus.DEADLINE_EXCEEDED
+    default_message = "The deadline passed before the call finished."
+
+
+@_register
 class ServiceUnavailable(KeylessError):
     error_code = "SERVICE_UNAVAILABLE"
     grpc_status = GrpcStatus.UNAVAILABLE

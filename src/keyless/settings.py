@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = Field(True, description="Log one line per HTTP request (paths only, never query strings)")
+    tls_certfile: Path | None = Field(
+        None, description="PEM certificate (chain) to serve HTTPS and gRPC over TLS on the same port"
+    )
+    tls_keyfile: Path | None = Field(None, description="PEM private key of tls_certfile")
+    dev_tls: bool = Field(
+        False,
+        description="Dev mode: serve TLS with a local CA and localhost certificate created in <data_dir>/tls",
+    )
 
     # --- secrets (generated and kept in <data_dir>/dev-secrets.json in dev mode) ---
     credential_hmac_keys: list[SecretStr] = Field(
@@ -105,6 +113,26 @@ class Settings(BaseSettings):
     verify_per_ip_per_minute: int = Field(600, ge=1)
     verify_per_client_per_minute: int = Field(2400, ge=1)
     token_per_ip_per_minute: int = Field(60, ge=1)
+
+    # --- scale-out: shared rate limits, key refresh, housekeeping ---
+    redis_url: str | None = Field(
+        None,
+        description="redis://… shared by every process for rate limits; unset: in-memory limits (one process)",
+    )
+    redis_key_prefix: str = Field("keyless:", description="Prefix of every Redis key keyless writes")
+    redis_timeout_seconds: float = Field(
+        0.5, gt=0, le=10, description="Connect/read timeout for Redis; past it, limited calls answer 503"
+    )
+    key_refresh_seconds: float = Field(
+        30.0, ge=1, le=3600, description="How often each process reloads signing keys from the database"
+    )
+    purge_interval_seconds: float = Field(
+        60.0, ge=0, description="Seconds between background purges of expired rows; 0 turns purging off"
+    )
+    purge_batch_size: int = Field(500, ge=1, le=10_000, description="Rows deleted per statement by the purge")
+    purge_retention_seconds: int = Field(
+        86_400, ge=60, description="How long expired or finished rows are kept before the purge deletes them"
+    )
 
     # --- tokens and sessions ---
     access_token_ttl: int = Field(899, ge=60, le=86_400, description="Seconds an access token lives")
@@ -167,6 +195,20 @@ class Settings(BaseSettings):
             raise ValueError("database_schema must be a lower-case identifier")
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"(rediss?|unix)://", value):
+            raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @field_validator("redis_key_prefix")
+    @classmethod
+    def _redis_prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", value):
+            raise ValueError("redis_key_prefix must be 1-64 characters of letters, digits and _.:-")
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, value: list[str]) -> list[str]:
@@ -185,6 +227,13 @@ class Settings(BaseSettings):
     def _production_rules(self) -> Settings:
         if self.default_expires_in > self.max_expires_in:
             raise ValueError("default_expires_in cannot exceed max_expires_in")
+        if self.purge_retention_seconds < self.access_token_ttl:
+            # A replayed authorization code must still find its row to revoke the tokens it issued.
+            raise ValueError("purge_retention_seconds must be at least access_token_ttl")
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("tls_certfile and tls_keyfile go together")
+        if self.dev_tls and self.tls_certfile is not None:
+            raise ValueError("dev_tls creates its own certificate; leave tls_certfile and tls_keyfile unset")
         if self.mode is Mode.PRODUCTION:
             problems = []
             if not self.credential_hmac_keys:
@@ -197,6 +246,8 @@ class Settings(BaseSettings):
                 problems.append("smtp_security none sends mail in plaintext; use starttls or tls")
             if not self.public_url.startswith("https://"):
                 problems.append("public_url must be https")
+            if self.dev_tls:
+                problems.append("dev_tls is for development only; give tls_certfile and tls_keyfile")
             if problems:
                 raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
@@ -234,4 +285,6 @@ class Settings(BaseSettings):
         if self.smtp_password is not None:
             out["smtp_password"] = "***"  # noqa: S105 - the mask, not a password
         out["database_url"] = re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", self.effective_database_url)
+        if self.redis_url:
+            out["redis_url"] = re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", self.redis_url)
         return out

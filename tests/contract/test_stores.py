@@ -266,3 +266,15 @@ async def test_hostile_ids_are_just_data(db: Database, bad: str) -> None:
     store = SqlAuthRequestStore(db)
     assert await store.get(bad) is None
     assert await store.register_attempt(bad, 5) is None
+
+
+async def test_dev_mailbox_filing_settles_the_outbox_row_in_the_same_write(db: Database) -> None:
+    requests, outbox, mailbox = SqlAuthRequestStore(db), SqlOutboxStore(db), SqlDevMailboxStore(db)
+    request = make_request()
+    await requests.create(request, make_message(request))
+    await mailbox.add(
+        DevMailboxMessage("d1", request.email, "s", "t", "h", NOW, request.id), delivers="msg-1", now=NOW + 1
+    )
+    sent = await outbox.get("msg-1")
+    assert sent is not None and sent.status is OutboxStatus.SENT and sent.sent_at == NOW + 1
+    assert [m.id for m in await mailbox.list(request.email, 5)] == ["d1"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -59,12 +60,16 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise AssertionError(f"keyless exited early:\n{self.output}")
             try:
-                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/health/ready", timeout=1, verify=self.verify()).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         raise AssertionError(f"keyless did not become ready:\n{self.output}")
+
+    def verify(self) -> ssl.SSLContext | bool:
+        """How the readiness probe checks TLS; a subclass serving TLS trusts its own CA here."""
+        return True
 
     @property
     def output(self) -> str:

@@ -86,11 +86,16 @@ class SigningKeyStore(Protocol):
 
     async def reseal(self, kid: str, sealed_private_key: bytes) -> None: ...
 
+    async def retire(self, kid: str, retire_at: float) -> None:
+        """Set when the key stops being published and trusted (kept if already earlier)."""
+
     async def list(self) -> list[SigningKey]: ...
 
 
 class DevMailboxStore(Protocol):
-    async def add(self, message: DevMailboxMessage) -> None: ...
+    async def add(self, message: DevMailboxMessage, *, delivers: str | None = None, now: float = 0.0) -> None:
+        """Store the message; with ``delivers`` (an outbox message id), mark that one sent at ``now``
+        in the same transaction."""
 
     async def list(self, recipient: str | None, limit: int) -> list[DevMailboxMessage]: ...
 
@@ -127,7 +132,8 @@ class RateLimiter(Protocol):
         """All or nothing: record one event in every bucket, or in none if any is full."""
 
     async def release(self, hits: Sequence[LimitHit], now: float) -> None:
-        """Take back the newest event of each bucket (a refund after a success or a failed write)."""
+        """Take back the event an ``acquire`` at this same ``now`` recorded in each bucket (a refund after
+        a success or a failed write); a bucket without one is left alone."""
 
 
 # --- mail ----------------------------------------------------------------------------------------
@@ -191,8 +197,24 @@ class LoginStore(Protocol):
         """Mark done; False if it already was (a second tab, a replayed POST)."""
 
 
+@dataclass(frozen=True, slots=True)
+class CodeContext:
+    """An authorization code with what its exchange needs, read in one query."""
+
+    code: AuthorizationCode
+    grant: Grant
+    user: User
+    session: Session
+
+
 class GrantStore(Protocol):
     async def create(self, grant: Grant, code: AuthorizationCode) -> None: ...
+
+    async def code_context(self, code_hash: str) -> CodeContext | None: ...
+
+    async def redeem_code(self, code_hash: str, now: float, refresh: RefreshToken) -> AuthorizationCode | None:
+        """Atomically mark the code used and store the first refresh token of its grant; None (and
+        nothing stored) if the code is unknown, used or expired, or its grant is revoked."""
 
     async def get(self, grant_id: str) -> Grant | None: ...
 

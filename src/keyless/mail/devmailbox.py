@@ -24,7 +24,10 @@ class DevMailboxMailer:
         self._store = store
         self._clock = clock
 
-    async def send(self, email: RenderedEmail, *, auth_request_id: str | None = None) -> None:
+    async def send(
+        self, email: RenderedEmail, *, auth_request_id: str | None = None, outbox_message_id: str | None = None
+    ) -> None:
+        """File the message; with ``outbox_message_id``, its outbox row is marked sent in the same write."""
         stored = DevMailboxMessage(
             id=generate_prefixed_id("dmsg"),
             recipient=email.recipient,
@@ -35,7 +38,7 @@ class DevMailboxMailer:
             auth_request_id=auth_request_id,
         )
         try:
-            await self._store.add(stored)
+            await self._store.add(stored, delivers=outbox_message_id, now=stored.created_at)
         except ServiceUnavailable as exc:
             raise DeliveryError("dev mailbox database unavailable") from exc
         log.info(

@@ -199,7 +199,10 @@ class OutboxWorker:
         rendered = self._renderer.render(content)
         try:
             if self._devmailbox is not None:
-                send = self._devmailbox.send(rendered, auth_request_id=message.auth_request_id)
+                # The dev mailbox files the mail and marks the row sent in one transaction.
+                send = self._devmailbox.send(
+                    rendered, auth_request_id=message.auth_request_id, outbox_message_id=message.id
+                )
             else:
                 send = self._mailer.send(rendered)
             await asyncio.wait_for(send, self._send_timeout)
@@ -209,7 +212,10 @@ class OutboxWorker:
         except TimeoutError:
             await self._after_failure(message, DeliveryError("delivery timed out"))
             return
-        await self._mark_sent(message)
+        if self._devmailbox is None:
+            await self._mark_sent(message)
+        else:
+            self._log_sent(message)
 
     async def _load(self, message: OutboxMessage) -> EmailContent | None:
         """Content for a polled message, or None after settling a message that must not go out."""
@@ -287,6 +293,9 @@ class OutboxWorker:
                     log.error("outbox message=%s was sent but not recorded: %s", message.id, _where(exc))
                     return
                 await asyncio.sleep(0.2 * 2**attempt)
+        self._log_sent(message)
+
+    def _log_sent(self, message: OutboxMessage) -> None:
         log.info(
             "outbox message=%s auth_request=%s outcome=sent attempt=%d",
             message.id,

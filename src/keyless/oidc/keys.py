@@ -33,11 +33,17 @@ class _LoadedKey:
 
 
 class Keyring:
-    def __init__(self, store: SigningKeyStore, sealer: Sealer) -> None:
+    """This process's copy of the signing keys. Other processes add keys to the same store: each
+    process reloads periodically (``reload``), and at once when it meets a ``kid`` it does not know
+    (``reload_for``, at most once per ``unknown_kid_interval`` so junk tokens cannot hammer the store)."""
+
+    def __init__(self, store: SigningKeyStore, sealer: Sealer, *, unknown_kid_interval: float = 1.0) -> None:
         self._store = store
         self._sealer = sealer
         self._keys: dict[str, _LoadedKey] = {}
         self._jwks: dict[str, list[dict[str, Any]]] = {"keys": []}
+        self._unknown_kid_interval = unknown_kid_interval
+        self._unknown_reload_at = float("-inf")
 
     async def ensure_key(self, now: float) -> bool:
         """Create the first key if there is none. True when one was created."""
@@ -63,6 +69,28 @@ class Keyring:
         await self._store.add(record)
         await self.reload()
         return record
+
+    async def rotate(self, now: float, *, publish_ahead: float, retire_after: float) -> SigningKey:
+        """Add a key that is published now and signs from ``now + publish_ahead`` (every process has
+        reloaded it by then), and retire the current keys ``retire_after`` seconds after that (the
+        longest lifetime of a token they signed)."""
+        record = await self.create_key(now, not_before=now + publish_ahead)
+        for key in await self._store.list():
+            if key.kid != record.kid and key.retire_at is None:
+                await self._store.retire(key.kid, record.not_before + retire_after)
+        await self.reload()
+        return record
+
+    async def reload_for(self, kid: str, now: float) -> bool:
+        """Reload when ``kid`` is unknown here (another process may have just added it); True when
+        the key is known afterwards."""
+        if kid in self._keys:
+            return True
+        if now - self._unknown_reload_at < self._unknown_kid_interval:
+            return False
+        self._unknown_reload_at = now
+        await self.reload()
+        return kid in self._keys
 
     async def reload(self) -> None:
         loaded: dict[str, _LoadedKey] = {}
@@ -118,12 +146,16 @@ class Keyring:
         ]
         if not usable:
             raise RuntimeError("no signing key is active")
-        return max(usable, key=lambda k: k.record.not_before)
+        # Ties broken by kid, so processes that raced to create a first key all sign with the same one.
+        return max(usable, key=lambda k: (k.record.not_before, k.record.kid))
 
     def sign(self, claims: dict[str, Any], now: float, typ: str = "JWT") -> str:
         key = self.signing_key(now)
         assert key.private is not None
         return jwt.encode({"alg": ALGORITHM, "kid": key.record.kid, "typ": typ}, claims, key.private)
+
+    def knows(self, kid: str) -> bool:
+        return kid in self._keys
 
     def public_key(self, kid: str, now: float) -> RSAKey | None:
         key = self._keys.get(kid)

@@ -37,6 +37,14 @@ class InvalidToken(Exception):
     """The bearer token is missing, malformed, forged, expired or not for this server."""
 
 
+class UnknownKey(InvalidToken):
+    """Signed with a ``kid`` this process has not loaded (yet: another process may have added it)."""
+
+    def __init__(self, kid: str) -> None:
+        super().__init__("unknown key")
+        self.kid = kid
+
+
 class TokenService:
     def __init__(self, keyring: Keyring, *, issuer: str, access_token_ttl: int, cache_size: int = 10_000) -> None:
         self._keyring = keyring
@@ -71,6 +79,16 @@ class TokenService:
         token = self._keyring.sign(claims, now, typ="at+jwt")
         return IssuedToken(token, self.access_token_ttl, scopes)
 
+    async def verify(self, token: str, now: float) -> AccessClaims:
+        """``verify_access_token``, and when the key is unknown here, reload keys once and retry: a
+        token signed by a key another process just created is then accepted."""
+        try:
+            return self.verify_access_token(token, now)
+        except UnknownKey as unknown:
+            if not await self._keyring.reload_for(unknown.kid, now):
+                raise
+        return self.verify_access_token(token, now)
+
     def verify_access_token(self, token: str, now: float) -> AccessClaims:
         cached = self._cache.get(token)
         if cached is not None:
@@ -90,9 +108,13 @@ class TokenService:
         if header.get("alg") != ALGORITHM or header.get("typ") != "at+jwt":
             raise InvalidToken("wrong token type")
         kid = header.get("kid")
-        key = self._keyring.public_key(kid, now) if isinstance(kid, str) else None
+        if not isinstance(kid, str) or not 1 <= len(kid) <= 100:
+            raise InvalidToken("no key id")
+        key = self._keyring.public_key(kid, now)
         if key is None:
-            raise InvalidToken("unknown key")
+            if not self._keyring.knows(kid):
+                raise UnknownKey(kid)
+            raise InvalidToken("retired key")
         try:
             claims = jwt.decode(token, key, algorithms=[ALGORITHM]).claims
         except (JoseError, ValueError) as exc:

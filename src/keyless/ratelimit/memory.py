@@ -34,10 +34,15 @@ class InMemoryRateLimiter:
         return LimitDecision(True)
 
     async def release(self, hits: Sequence[LimitHit], now: float) -> None:
+        # Take back the event recorded at ``now`` (the refunded acquire's), as the Redis backend does.
         for hit in hits:
             events = self._buckets.get(hit.bucket)
-            if events:
-                events.pop()
+            if not events:
+                continue
+            for i in range(len(events) - 1, -1, -1):
+                if events[i] == now:
+                    del events[i]
+                    break
 
     def _prune(self, hit: LimitHit, now: float) -> deque[float]:
         events = self._buckets.get(hit.bucket)

@@ -6,6 +6,7 @@ from dataclasses import astuple, fields
 from typing import Any, TypeVar
 
 from keyless.core.models import AuthorizationCode, Grant, Login, RefreshToken, Session, User
+from keyless.core.ports import CodeContext
 from keyless.storage.database import Database, Row, Stmt
 
 T = TypeVar("T")
@@ -72,6 +73,35 @@ class SqlUserStore:
         user = _load(User, result[1][0])
         assert user is not None
         return user
+
+    async def list(self, limit: int, offset: int = 0) -> list[User]:
+        rows = await self._db.fetch_all(
+            _select("users", User) + " ORDER BY created_at, id LIMIT :limit OFFSET :offset",
+            {"limit": limit, "offset": offset},
+        )
+        return [u for u in (_load(User, r) for r in rows) if u is not None]
+
+    async def count(self) -> int:
+        row = await self._db.fetch_one("SELECT COUNT(*) AS n FROM users")
+        return int(row["n"]) if row else 0
+
+    async def delete(self, user_id: str, now: float) -> bool:
+        """Remove the user: their keyless sessions end and every grant made in them is revoked, in one
+        transaction, so no refresh token outlives the account. False if no such user."""
+        result = await self._db.transaction(
+            [
+                Stmt(
+                    "UPDATE sessions SET ended_at = :now WHERE user_id = :id AND ended_at IS NULL",
+                    {"id": user_id, "now": now},
+                ),
+                Stmt(
+                    "UPDATE grants SET revoked_at = :now WHERE user_id = :id AND revoked_at IS NULL",
+                    {"id": user_id, "now": now},
+                ),
+                Stmt("DELETE FROM users WHERE id = :id", {"id": user_id}, require_rows=True),
+            ]
+        )
+        return result is not None
 
 
 class SqlSessionStore:
@@ -142,9 +172,52 @@ class SqlLoginStore:
         return result is not None
 
 
+def _aliased(alias: str, cls: type[Any]) -> str:
+    return ", ".join(f"{alias}.{name} AS {alias}__{name}" for name in _columns(cls))
+
+
+def _unalias(row: Row, alias: str) -> Row:
+    prefix = alias + "__"
+    return {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
+
+
+_CODE_CONTEXT = (
+    f"SELECT {_aliased('c', AuthorizationCode)}, {_aliased('g', Grant)}, {_aliased('u', User)}, "
+    f"{_aliased('s', Session)} FROM authorization_codes c JOIN grants g ON g.id = c.grant_id "
+    "JOIN users u ON u.id = g.user_id JOIN sessions s ON s.id = g.session_id WHERE c.code_hash = :h"
+)
+
+
 class SqlGrantStore:
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    async def code_context(self, code_hash: str) -> CodeContext | None:
+        row = await self._db.fetch_one(_CODE_CONTEXT, {"h": code_hash})
+        if row is None:
+            return None
+        code = _load(AuthorizationCode, _unalias(row, "c"))
+        grant = _load(Grant, _unalias(row, "g"))
+        user = _load(User, _unalias(row, "u"))
+        session = _load(Session, _unalias(row, "s"))
+        assert code and grant and user and session
+        return CodeContext(code, grant, user, session)
+
+    async def redeem_code(self, code_hash: str, now: float, refresh: RefreshToken) -> AuthorizationCode | None:
+        result = await self._db.transaction(
+            [
+                Stmt(
+                    "UPDATE authorization_codes SET consumed_at = :now WHERE code_hash = :h "
+                    "AND consumed_at IS NULL AND expires_at > :now AND grant_id IN "
+                    "(SELECT id FROM grants WHERE revoked_at IS NULL) RETURNING "
+                    + ", ".join(_columns(AuthorizationCode)),
+                    {"h": code_hash, "now": now},
+                    require_rows=True,
+                ),
+                Stmt(_insert("refresh_tokens", RefreshToken), _params(refresh)),
+            ]
+        )
+        return _load(AuthorizationCode, result[0][0]) if result else None
 
     async def create(self, grant: Grant, code: AuthorizationCode) -> None:
         await self._db.transaction(

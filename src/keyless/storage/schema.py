@@ -67,6 +67,7 @@ outbox = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Index("ix_outbox_status_due", "status", "next_attempt_at"),
     sa.Index("ix_outbox_auth_request", "auth_request_id"),
+    sa.Index("ix_outbox_expires_at", "expires_at"),
 )
 
 signing_keys = sa.Table(
@@ -92,6 +93,7 @@ dev_mailbox = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("auth_request_id", sa.String(100)),
     sa.Index("ix_dev_mailbox_recipient", "recipient", "created_at"),
+    sa.Index("ix_dev_mailbox_created_at", "created_at"),
 )
 
 users = sa.Table(
@@ -117,6 +119,7 @@ sessions = sa.Table(
     sa.Column("expires_at", sa.Double, nullable=False),
     sa.Column("ended_at", sa.Double),
     sa.Index("ix_sessions_user", "user_id"),
+    sa.Index("ix_sessions_expires_at", "expires_at"),
 )
 
 logins = sa.Table(
@@ -139,6 +142,7 @@ logins = sa.Table(
     sa.Column("expires_at", sa.Double, nullable=False),
     sa.Column("completed_at", sa.Double),
     sa.Index("ix_logins_auth_request", "auth_request_id"),
+    sa.Index("ix_logins_expires_at", "expires_at"),
 )
 
 grants = sa.Table(
@@ -153,6 +157,7 @@ grants = sa.Table(
     sa.Column("expires_at", sa.Double, nullable=False),
     sa.Column("revoked_at", sa.Double),
     sa.Index("ix_grants_session", "session_id"),
+    sa.Index("ix_grants_expires_at", "expires_at"),
 )
 
 authorization_codes = sa.Table(
@@ -170,6 +175,7 @@ authorization_codes = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("expires_at", sa.Double, nullable=False),
     sa.Column("consumed_at", sa.Double),
+    sa.Index("ix_authorization_codes_expires_at", "expires_at"),
 )
 
 refresh_tokens = sa.Table(
@@ -182,4 +188,5 @@ refresh_tokens = sa.Table(
     sa.Column("expires_at", sa.Double, nullable=False),
     sa.Column("used_at", sa.Double),
     sa.Index("ix_refresh_tokens_grant", "grant_id"),
+    sa.Index("ix_refresh_tokens_expires_at", "expires_at"),
 )

@@ -227,6 +227,11 @@ class SqlAuthRequestStore:
 # --- outbox ----------------------------------------------------------------------------------------
 
 
+_MARK_SENT = (
+    "UPDATE outbox SET status = 'sent', sent_at = :now, lease_until = NULL, attempts = attempts + 1 WHERE id = :id"
+)
+
+
 class SqlOutboxStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -254,15 +259,7 @@ class SqlOutboxStore:
         return [_message_from_row(row) for row in (result[0] if result else [])]
 
     async def mark_sent(self, message_id: str, now: float) -> None:
-        await self._db.transaction(
-            [
-                Stmt(
-                    "UPDATE outbox SET status = 'sent', sent_at = :now, lease_until = NULL, "
-                    "attempts = attempts + 1 WHERE id = :id",
-                    {"id": message_id, "now": now},
-                )
-            ]
-        )
+        await self._db.transaction([Stmt(_MARK_SENT, {"id": message_id, "now": now})])
 
     async def mark_retry(self, message_id: str, next_attempt_at: float, error: str) -> None:
         await self._db.transaction(
@@ -345,6 +342,33 @@ class SqlClientStore:
         row = await self._db.fetch_one("SELECT COUNT(*) AS n FROM clients")
         return int(row["n"]) if row else 0
 
+    async def update_secret(self, client_id: str, secret_hash: bytes) -> bool:
+        """Replace the secret's hash; the old secret stops working at once. False if no such client."""
+        result = await self._db.transaction(
+            [
+                Stmt(
+                    "UPDATE clients SET secret_hash = :h WHERE id = :id",
+                    {"id": client_id, "h": secret_hash},
+                    require_rows=True,
+                )
+            ]
+        )
+        return result is not None
+
+    async def delete(self, client_id: str, now: float) -> bool:
+        """Remove the client and revoke every grant made to it, in one transaction. Its API tokens die
+        with it (the API checks the client still exists). False if no such client."""
+        result = await self._db.transaction(
+            [
+                Stmt(
+                    "UPDATE grants SET revoked_at = :now WHERE client_id = :id AND revoked_at IS NULL",
+                    {"id": client_id, "now": now},
+                ),
+                Stmt("DELETE FROM clients WHERE id = :id", {"id": client_id}, require_rows=True),
+            ]
+        )
+        return result is not None
+
 
 # --- signing keys ----------------------------------------------------------------------------------
 
@@ -384,6 +408,17 @@ class SqlSigningKeyStore:
             ]
         )
 
+    async def retire(self, kid: str, retire_at: float) -> None:
+        await self._db.transaction(
+            [
+                Stmt(
+                    "UPDATE signing_keys SET retire_at = :at WHERE kid = :kid "
+                    "AND (retire_at IS NULL OR retire_at > :at)",
+                    {"kid": kid, "at": retire_at},
+                )
+            ]
+        )
+
     async def list(self) -> list[SigningKey]:
         rows = await self._db.fetch_all(f"SELECT {_KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid")
         return [
@@ -407,24 +442,26 @@ class SqlDevMailboxStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(self, message: DevMailboxMessage) -> None:
-        await self._db.transaction(
-            [
-                Stmt(
-                    "INSERT INTO dev_mailbox (id, recipient, subject, text_body, html_body, created_at, "
-                    "auth_request_id) VALUES (:id, :recipient, :subject, :text, :html, :created_at, :arid)",
-                    {
-                        "id": message.id,
-                        "recipient": message.recipient,
-                        "subject": message.subject,
-                        "text": message.text,
-                        "html": message.html,
-                        "created_at": message.created_at,
-                        "arid": message.auth_request_id,
-                    },
-                )
-            ]
-        )
+    async def add(self, message: DevMailboxMessage, *, delivers: str | None = None, now: float = 0.0) -> None:
+        statements = [
+            Stmt(
+                "INSERT INTO dev_mailbox (id, recipient, subject, text_body, html_body, created_at, "
+                "auth_request_id) VALUES (:id, :recipient, :subject, :text, :html, :created_at, :arid)",
+                {
+                    "id": message.id,
+                    "recipient": message.recipient,
+                    "subject": message.subject,
+                    "text": message.text,
+                    "html": message.html,
+                    "created_at": message.created_at,
+                    "arid": message.auth_request_id,
+                },
+            )
+        ]
+        if delivers is not None:
+            # Filing the mail and settling its outbox row together: one write per delivery.
+            statements.append(Stmt(_MARK_SENT, {"id": delivers, "now": now}))
+        await self._db.transaction(statements)
 
     async def list(self, recipient: str | None, limit: int) -> list[DevMailboxMessage]:
         base = "SELECT id, recipient, subject, text_body, html_body, created_at, auth_request_id FROM dev_mailbox"

@@ -121,17 +121,15 @@ def create_app(container: Container, *, manage_lifecycle: bool = True) -> FastAP
     install_error_handlers(app)
     api_handlers = rest.passwordless_handlers(container.flows, container.api_auth)
     app.include_router(rest.build_router(api_handlers))
-    app.include_router(
-        oauth.build_router(
-            grants=container.grants,
-            clients=container.clients,
-            keyring=container.keyring,
-            limiter=container.limiter,
-            rules=container.rules,
-            ips=container.ips,
-            clock=container.clock,
-        )
+    token = oauth.token_handler(
+        grants=container.grants,
+        clients=container.cached_clients,
+        limiter=container.limiter,
+        rules=container.rules,
+        ips=container.ips,
+        clock=container.clock,
     )
+    app.include_router(oauth.build_router(token, keyring=container.keyring, clock=container.clock))
     app.include_router(
         hosted.build_router(
             signin=container.signin,
@@ -157,7 +155,7 @@ def create_app(container: Container, *, manage_lifecycle: bool = True) -> FastAP
             clock=container.clock,
         )
     )
-    app.include_router(health.build_router(container.db))
+    app.include_router(health.build_router(container.readiness_probes()))
     branding_css = f":root {{ --primary: {settings.primary_color}; }}\n".encode()
 
     @app.get("/branding.css", include_in_schema=False)
@@ -165,6 +163,7 @@ def create_app(container: Container, *, manage_lifecycle: bool = True) -> FastAP
         return Response(branding_css, media_type="text/css", headers={"Cache-Control": "public, max-age=300"})
 
     fast_routes = {("POST", path): handler for path, handler in api_handlers.items()}
+    fast_routes[("POST", oauth.TOKEN_PATH)] = token
     if settings.is_dev:
         mailbox_messages = devmailbox.messages_handler(container.dev_mailbox)
         app.include_router(devmailbox.build_router(container.dev_mailbox, mailbox_messages))

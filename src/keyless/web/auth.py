@@ -4,6 +4,7 @@ the API scope, and a client that still exists."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from starlette.requests import Request
 
@@ -47,12 +48,16 @@ class ApiAuthenticator:
         self._clock = clock
 
     async def caller(self, request: Request) -> Caller:
-        values = request.headers.getlist("authorization")
-        token = _bearer(values[0]) if values else None
+        return await self.authenticate(request.headers.getlist("authorization"), self._ips.resolve(request))
+
+    async def authenticate(self, authorization: Sequence[str], ip: str) -> Caller:
+        """The caller from the ``authorization`` values in the order received (REST headers or gRPC
+        metadata): only the first counts, so a stale duplicate never rejects a call."""
+        token = _bearer(authorization[0]) if authorization else None
         if token is None:
             raise Unauthenticated()
         try:
-            claims = self._tokens.verify_access_token(token, self._clock.now())
+            claims = await self._tokens.verify(token, self._clock.now())
         except InvalidToken:
             raise Unauthenticated() from None
         if API_SCOPE not in claims.scopes or claims.subject != claims.client_id:
@@ -60,7 +65,7 @@ class ApiAuthenticator:
         client = await self._clients.get(claims.client_id)
         if client is None:
             raise Unauthenticated()
-        return Caller(client=client, ip=self._ips.resolve(request))
+        return Caller(client=client, ip=ip)
 
 
 def _bearer(value: str) -> str | None:

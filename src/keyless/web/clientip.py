@@ -15,10 +15,14 @@ class ClientIpResolver:
         self._trusted: list[Network] = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
 
     def resolve(self, conn: HTTPConnection) -> str:
-        peer = conn.client.host if conn.client else "unknown"
+        return self.resolve_peer(
+            conn.client.host if conn.client else "unknown", conn.headers.get("x-forwarded-for", "")
+        )
+
+    def resolve_peer(self, peer: str, forwarded: str) -> str:
+        """The client IP from the socket peer and an X-Forwarded-For value (HTTP header or gRPC metadata)."""
         if not self._trusted or not self._is_trusted(peer):
             return peer
-        forwarded = conn.headers.get("x-forwarded-for", "")
         # Walk from the right: the first hop that is not one of our proxies is the client.
         for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
             if not self._is_trusted(hop):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from urllib.parse import unquote_plus
 
 import orjson
@@ -16,7 +17,7 @@ from starlette.responses import Response
 
 from keyless.clock import Clock
 from keyless.core.policies import RateRules
-from keyless.core.ports import ClientStore, RateLimiter
+from keyless.core.ports import ClientLookup, RateLimiter
 from keyless.oidc.clients import authenticate_client
 from keyless.oidc.errors import OAuthError, invalid_request
 from keyless.oidc.grants.base import TokenRequest
@@ -26,6 +27,7 @@ from keyless.web.clientip import ClientIpResolver
 from keyless.web.errors import NO_STORE
 
 MAX_FORM_BYTES = 16 * 1024
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path
 PUBLIC_CLIENT_GRANTS = ("authorization_code", "refresh_token")
 
 
@@ -71,19 +73,18 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
     return None
 
 
-def build_router(
+def token_handler(
     *,
     grants: GrantRegistry,
-    clients: ClientStore,
-    keyring: Keyring,
+    clients: ClientLookup,
     limiter: RateLimiter,
     rules: RateRules,
     ips: ClientIpResolver,
     clock: Clock,
-) -> APIRouter:
-    router = APIRouter(tags=["OAuth"])
+) -> Callable[[Request], Awaitable[Response]]:
+    """``POST /oauth/token``. Hot (every API client, every code exchange), so the fast routes serve it;
+    ``build_router`` declares it to FastAPI for the docs."""
 
-    @router.post("/oauth/token", summary="OAuth 2.0 token endpoint")
     async def token(request: Request) -> Response:
         if "client_secret" in request.query_params or "client_id" in request.query_params:
             raise invalid_request("Client credentials must not be sent in the query string.")
@@ -109,6 +110,12 @@ def build_router(
         body = await grant.exchange(TokenRequest(client=client, form=form, ip=ip))
         return Response(orjson.dumps(body), media_type="application/json", headers=NO_STORE)
 
+    return token
+
+
+def build_router(token: Callable[[Request], Awaitable[Response]], *, keyring: Keyring, clock: Clock) -> APIRouter:
+    router = APIRouter(tags=["OAuth"])
+
     async def jwks(_: Request) -> Response:
         return Response(
             orjson.dumps(keyring.jwks(clock.now())),
@@ -116,6 +123,7 @@ def build_router(
             headers={"Cache-Control": "public, max-age=300"},
         )
 
+    router.add_api_route(TOKEN_PATH, token, methods=["POST"], summary="OAuth 2.0 token endpoint")
     router.add_api_route("/keys", jwks, methods=["GET"], summary="JSON Web Key Set")
     router.add_api_route("/.well-known/jwks.json", jwks, methods=["GET"], summary="JSON Web Key Set")
     return router

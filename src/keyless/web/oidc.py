@@ -113,7 +113,7 @@ def build_router(
                 headers={"WWW-Authenticate": 'Bearer realm="keyless"'},
             )
         try:
-            claims = tokens.verify_access_token(token, clock.now())
+            claims = await tokens.verify(token, clock.now())
         except InvalidToken:
             raise _bearer_challenge("The access token is invalid or expired.") from None
         grant_id = claims.claims.get("gid")
@@ -145,7 +145,7 @@ def build_router(
             grant_id = refresh.grant_id
         else:
             try:
-                access = tokens.verify_access_token(token, clock.now())
+                access = await tokens.verify(token, clock.now())
                 gid = access.claims.get("gid")
                 if access.client_id == client.id and isinstance(gid, str):
                     grant_id = gid

@@ -37,6 +37,9 @@ def test_clients_create_and_list_as_json(tmp_path: Path) -> None:
             "name": "Shop",
             "redirect_uris": ["https://shop.example.com/cb"],
             "magiclink_uris": ["https://shop.example.com/verify"],
+            "post_logout_redirect_uris": [],
+            "public": False,
+            "created_at": rows[0]["created_at"],
         }
     ]
     assert client["client_secret"] not in listed.stdout

@@ -38,8 +38,9 @@ class AuthorizationCodeGrant(UserTokenGrant):
             raise invalid_request("redirect_uri is required.")
         now = self._clock.now()
         digest = token_hash(code)
-        stored = await self._grants.get_code(digest)
-        if stored is None or stored.client_id != client.id:
+        context = await self._grants.code_context(digest)
+        stored = context.code if context else None
+        if context is None or stored is None or stored.client_id != client.id:
             raise invalid_grant()
         if stored.consumed_at is not None:
             # Replay: the code was stolen or leaked; whatever it issued is revoked (RFC 6749 §4.1.2).
@@ -56,21 +57,19 @@ class AuthorizationCodeGrant(UserTokenGrant):
                 raise invalid_grant("A valid code_verifier is required.")
             if not hmac.compare_digest(s256(verifier), stored.code_challenge):
                 raise invalid_grant("The code_verifier does not match the code challenge.")
-        consumed = await self._grants.consume_code(digest, now)
+        grant = context.grant
+        if grant.revoked_at is not None:
+            raise invalid_grant()
+        # One transaction: the code is used and the grant's first refresh token stored, or neither.
+        refresh_value, refresh = self._issuer.new_refresh_token(grant)
+        consumed = await self._grants.redeem_code(digest, now, refresh)
         if consumed is None:
             await self._grants.revoke(stored.grant_id, now)
             raise invalid_grant()
-        grant = await self._grants.get(consumed.grant_id)
-        user = await self._users.get(grant.user_id) if grant else None
-        session = await self._sessions.get(grant.session_id) if grant else None
-        if grant is None or grant.revoked_at is not None or user is None or session is None:
-            raise invalid_grant()
-        refresh_value, refresh = self._issuer.new_refresh_token(grant)
-        await self._grants.add_refresh_token(refresh)
         return self._issuer.token_response(
             grant=grant,
-            user=user,
-            session=session,
+            user=context.user,
+            session=context.session,
             refresh_token=refresh_value,
             nonce=consumed.nonce,
             code=code,
