@@ -34,25 +34,20 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def config(host: str, port: int) -> uvicorn.Config:
-    """keyless's own uvicorn set-up when it has one (``keyless.serving.uvicorn_config``: uvloop, httptools
-    for HTTP/1.1 behind its HTTP/2 sniffing), else the options ``keyless serve`` used before it."""
-    try:
-        from keyless.serving import uvicorn_config
-    except ImportError:
-        return uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            loop="uvloop",
-            http="httptools",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            lifespan="off",
-        )
-    made: uvicorn.Config = uvicorn_config(app, host=host, port=port)
-    made.lifespan = "off"
-    return made
+    """The uvicorn set-up ``keyless serve`` uses for HTTP/1.1 (uvloop, httptools; its HTTP/2 sniffing
+    only classifies a connection once, then hands HTTP/1.1 to httptools), around a do-nothing app."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        timeout_keep_alive=75,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        lifespan="off",
+    )
 
 
 def main() -> None:

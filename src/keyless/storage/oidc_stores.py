@@ -208,8 +208,8 @@ class SqlGrantStore:
             [
                 Stmt(
                     "UPDATE authorization_codes SET consumed_at = :now WHERE code_hash = :h "
-                    "AND consumed_at IS NULL AND expires_at > :now AND grant_id IN "
-                    "(SELECT id FROM grants WHERE revoked_at IS NULL) RETURNING "
+                    "AND consumed_at IS NULL AND expires_at > :now AND EXISTS (SELECT 1 FROM grants g "
+                    "WHERE g.id = authorization_codes.grant_id AND g.revoked_at IS NULL) RETURNING "
                     + ", ".join(_columns(AuthorizationCode)),
                     {"h": code_hash, "now": now},
                     require_rows=True,
@@ -267,8 +267,10 @@ class SqlGrantStore:
             [
                 Stmt(
                     "UPDATE refresh_tokens SET used_at = :now WHERE token_hash = :h AND used_at IS NULL "
-                    "AND expires_at > :now AND grant_id IN "
-                    "(SELECT id FROM grants WHERE revoked_at IS NULL AND expires_at > :now) "
+                    # Correlated on the grant's primary key: an IN (SELECT ...) over all grants
+                    # made each refresh cost grow with the table.
+                    "AND expires_at > :now AND EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id "
+                    "AND g.revoked_at IS NULL AND g.expires_at > :now) "
                     "RETURNING " + ", ".join(_columns(RefreshToken)),
                     {"h": token_hash, "now": now},
                     require_rows=True,

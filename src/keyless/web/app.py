@@ -90,7 +90,9 @@ class SecurityHeaders:
         await self.app(scope, receive, send_wrapper)
 
 
-def create_app(container: Container, *, manage_lifecycle: bool = True) -> FastAPI:
+def create_app(container: Container, *, manage_lifecycle: bool = True) -> ASGIApp:
+    """The whole HTTP application: the hot endpoints straight from a table, everything else through
+    FastAPI, and the headers and access log around both."""
     settings = container.settings
 
     @asynccontextmanager
@@ -169,8 +171,9 @@ def create_app(container: Container, *, manage_lifecycle: bool = True) -> FastAP
         app.include_router(devmailbox.build_router(container.dev_mailbox, mailbox_messages))
         fast_routes[("GET", devmailbox.MESSAGES_PATH)] = mailbox_messages
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")
-    app.add_middleware(FastRoutes, routes=fast_routes)
-    app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
+    # Outside FastAPI, so the hot endpoints skip its middleware stack as well as its routing.
+    asgi: ASGIApp = FastRoutes(app, routes=fast_routes)
+    asgi = SecurityHeaders(asgi, hsts=settings.public_url.startswith("https://"))
     if settings.access_log:
-        app.add_middleware(AccessLog)
-    return app
+        asgi = AccessLog(asgi)
+    return asgi
