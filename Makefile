@@ -72,18 +72,20 @@ browser-deps:
 	  rm -f "$$log"; \
 	fi
 
-# The deployment guide's nginx configuration is tested with Debian's nginx (tests/integration/scale);
-# installed when missing (apt-get, as root), a no-op when it is there.
+# The deployment guide's nginx configurations are tested with Debian's nginx and its stream module (the
+# layer-4 one; tests/integration/scale); installed when missing (apt-get, as root), a no-op when there.
 NGINX := /usr/sbin/nginx
+NGINX_STREAM := /usr/lib/nginx/modules/ngx_stream_module.so
 proxy-deps:
-	@if [ ! -x $(NGINX) ]; then \
+	@if [ ! -x $(NGINX) ] || [ ! -f $(NGINX_STREAM) ]; then \
 	  if [ "$$(id -u)" != 0 ]; then \
-	    echo "error: $(NGINX) is missing; as root run: apt-get install nginx" >&2; \
+	    echo "error: nginx or its stream module is missing; as root run: apt-get install nginx libnginx-mod-stream" >&2; \
 	    exit 1; \
 	  fi; \
-	  echo "proxy-deps: installing Debian's nginx"; \
+	  echo "proxy-deps: installing Debian's nginx and libnginx-mod-stream"; \
 	  log=$$(mktemp); export DEBIAN_FRONTEND=noninteractive; \
-	  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends nginx; } >"$$log" 2>&1; then \
+	  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends nginx libnginx-mod-stream; } \
+	       >"$$log" 2>&1; then \
 	    cat "$$log" >&2; rm -f "$$log"; exit 1; \
 	  fi; \
 	  rm -f "$$log"; \

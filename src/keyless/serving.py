@@ -157,6 +157,13 @@ def uvicorn_config(
         http=public_port(grpc),
         ssl_certfile=str(certfile) if certfile else None,
         ssl_keyfile=str(keyfile) if keyfile else None,
+        # A reverse proxy that keeps idle connections to keyless must close them first: uvicorn's own
+        # default (5 s) closes them under a proxy about to reuse one, and the proxy answers 502.
+        timeout_keep_alive=container.settings.keepalive_seconds,
+        # The client IP is keyless's to resolve (trusted_proxies, keyless.web.clientip): uvicorn's own
+        # proxy-header middleware would believe X-Forwarded-For from any loopback peer (or whatever
+        # FORWARDED_ALLOW_IPS names), letting clients behind a layer-4 proxy pick their IP.
+        proxy_headers=False,
         log_config=None,
         access_log=False,
         server_header=False,

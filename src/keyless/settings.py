@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = Field(True, description="Log one line per HTTP request (paths only, never query strings)")
+    keepalive_seconds: int = Field(
+        75,
+        ge=1,
+        le=3600,
+        description="Idle seconds before an HTTP/1.1 keep-alive connection is closed; longer than the proxy's",
+    )
     tls_certfile: Path | None = Field(
         None, description="PEM certificate (chain) to serve HTTPS and gRPC over TLS on the same port"
     )

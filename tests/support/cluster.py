@@ -73,6 +73,8 @@ class Cluster:
     processes: list[ServerProcess] = field(default_factory=list)
     client_id: str = ""
     client_secret: str = ""
+    # How a process is made: ``ServerProcess``, or a subclass that serves TLS and probes it so.
+    server: Callable[..., ServerProcess] = ServerProcess
 
     def start(self, count: int = 2) -> Cluster:
         # As an operator would before scaling out: the signing key and the application exist first
@@ -83,7 +85,7 @@ class Cluster:
         return self
 
     def _start(self, name: str) -> ServerProcess:
-        return ServerProcess(self.workdir / name, **self.settings).start(timeout=60)
+        return self.server(self.workdir / name, **self.settings).start(timeout=60)
 
     def add(self) -> ServerProcess:
         """One more process joining the running cluster."""
@@ -146,14 +148,19 @@ async def seed(settings: dict[str, str]) -> tuple[str, str]:
 
 @contextmanager
 def running_cluster(
-    workdir: Path, smtp: SmtpSink, count: int = 2, public_url: str | None = None, **overrides: str
+    workdir: Path,
+    smtp: SmtpSink,
+    count: int = 2,
+    public_url: str | None = None,
+    server: Callable[..., ServerProcess] = ServerProcess,
+    **overrides: str,
 ) -> Iterator[Cluster]:
     """A started cluster on a fresh schema and Redis prefix, torn down (schema and keys dropped) after."""
     require_redis(overrides.get("redis_url", REDIS_URL))
     schema = new_pg_schema()
     settings = cluster_settings(smtp, public_url or f"http://localhost:{free_port()}", **overrides)
     settings["database_schema"] = schema
-    cluster = Cluster(workdir, settings)
+    cluster = Cluster(workdir, settings, server=server)
     try:
         yield cluster.start(count)
     finally:
