@@ -6,11 +6,12 @@ import os
 import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Self
 
 import httpx
 
+from tests.support.process import ChildProcess
 from tests.support.smtp import free_port
 
 KEYLESS = str(Path(sys.executable).with_name("keyless"))
@@ -35,57 +36,26 @@ def run_cli(workdir: Path, *args: str, timeout: float = 60, **settings: str) -> 
     )
 
 
-class ServerProcess:
+class ServerProcess(ChildProcess):
+    name = "keyless"
+
     def __init__(self, workdir: Path, port: int | None = None, **settings: str) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         settings.setdefault("public_url", f"http://localhost:{self.port}")
         self.settings = {"port": str(self.port), **settings}
-        self.log_path = workdir / f"server-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(workdir / f"server-{self.port}.log")
 
-    def start(self, timeout: float = 30) -> ServerProcess:
+    def start(self, timeout: float = 30) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [KEYLESS, "serve"],
-            cwd=self.workdir,
-            env=keyless_env(self.workdir, **self.settings),
-            stdout=log,
-            stderr=log,
+        self.launch([KEYLESS, "serve"], cwd=self.workdir, env=keyless_env(self.workdir, **self.settings))
+        self.wait_until(
+            lambda: httpx.get(f"{self.url}/health/ready", timeout=1, verify=self.verify()).status_code == 200,
+            timeout,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"keyless exited early:\n{self.output}")
-            try:
-                if httpx.get(f"{self.url}/health/ready", timeout=1, verify=self.verify()).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"keyless did not become ready:\n{self.output}")
+        return self
 
     def verify(self) -> ssl.SSLContext | bool:
         """How the readiness probe checks TLS; a subclass serving TLS trusts its own CA here."""
         return True
-
-    @property
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def __enter__(self) -> ServerProcess:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
