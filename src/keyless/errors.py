@@ -222,6 +222,11 @@ class Unauthenticated(KeylessError):
     default_message = "A valid bearer access token is required."
 
 
+class MissingCredentials(Unauthenticated):
+    """No credentials at all: the same public error, but RFC 6750 §3.1 wants no error code in the
+    ``WWW-Authenticate`` challenge then."""
+
+
 @_register
 class InsufficientScope(KeylessError):
     error_code = "INSUFFICIENT_SCOPE"

@@ -12,7 +12,7 @@ from keyless.clock import Clock
 from keyless.core.flows.passwordless import Caller
 from keyless.core.models import Client
 from keyless.core.ports import ClientStore
-from keyless.errors import InsufficientScope, Unauthenticated
+from keyless.errors import InsufficientScope, MissingCredentials, Unauthenticated
 from keyless.oidc.tokens import API_SCOPE, InvalidToken, TokenService
 from keyless.web.clientip import ClientIpResolver
 
@@ -53,7 +53,9 @@ class ApiAuthenticator:
     async def authenticate(self, authorization: Sequence[str], ip: str) -> Caller:
         """The caller from the ``authorization`` values in the order received (REST headers or gRPC
         metadata): only the first counts, so a stale duplicate never rejects a call."""
-        token = _bearer(authorization[0]) if authorization else None
+        if not authorization:
+            raise MissingCredentials()
+        token = _bearer(authorization[0])
         if token is None:
             raise Unauthenticated()
         try:

@@ -23,6 +23,7 @@ from keyless.errors import (
     InvalidRequest,
     KeylessError,
     MethodNotAllowed,
+    MissingCredentials,
     NotFound,
     ServiceUnavailable,
 )
@@ -49,7 +50,9 @@ def render_error(error: KeylessError) -> Response:
     headers = dict(NO_STORE)
     if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, int(error.retry_after)))
-    if error.http_status == 401:
+    if isinstance(error, MissingCredentials):
+        headers["WWW-Authenticate"] = 'Bearer realm="keyless"'
+    elif error.http_status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="keyless", error="invalid_token"'
     if error.http_status == 403:
         headers["WWW-Authenticate"] = 'Bearer realm="keyless", error="insufficient_scope"'

@@ -20,8 +20,10 @@ from tests.support.api import MAGIC, Api
 
 async def test_no_token_gives_401_with_bearer_challenge(api: Api) -> None:
     response = await api.http.post("/api/v1/passwordless/email/send", json={"email": "a@example.com"})
-    assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Bearer")
+    assert response.status_code == 401 and response.headers["www-authenticate"] == 'Bearer realm="keyless"'
     assert error_code(response) == "UNAUTHENTICATED"
+    forged = await api.post("send", {"email": "a@example.com"}, token="not.a.token")
+    assert 'error="invalid_token"' in forged.headers["www-authenticate"]
     assert api.smtp.messages == []
 
 
