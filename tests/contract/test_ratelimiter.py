@@ -102,3 +102,12 @@ async def test_concurrent_callers_never_exceed_the_limit(limiter: RateLimiter) -
 async def test_an_empty_hit_list_is_admitted(limiter: RateLimiter) -> None:
     assert (await limiter.acquire([], NOW)).allowed
     await limiter.release([], NOW)
+
+
+async def test_retry_after_never_exceeds_the_window(limiter: RateLimiter) -> None:
+    # Another process may stamp an event a moment "after" this caller's clock.
+    rule = LimitRule("skew", 1, 60.0)
+    hit = LimitHit(rule, "k")
+    assert (await limiter.acquire([hit], 1_000.5)).allowed
+    denied = await limiter.acquire([hit], 1_000.0)
+    assert not denied.allowed and 1 <= denied.retry_after <= 60

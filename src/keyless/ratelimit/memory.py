@@ -27,7 +27,7 @@ class InMemoryRateLimiter:
             events = self._prune(hit, now)
             if len(events) >= hit.rule.limit:
                 retry = events[0] + hit.rule.window - now
-                return LimitDecision(False, max(1, math.ceil(retry)), hit.rule.name)
+                return LimitDecision(False, max(1, min(math.ceil(retry), math.ceil(hit.rule.window))), hit.rule.name)
         for hit in hits:
             self._buckets.setdefault(hit.bucket, deque()).append(now)
             self._windows[hit.bucket] = hit.rule.window

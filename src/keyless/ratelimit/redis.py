@@ -97,7 +97,11 @@ class RedisRateLimiter:
             raise ServiceUnavailable(retry_after=UNAVAILABLE_RETRY_AFTER) from exc
         if int(allowed) == 1:
             return LimitDecision(True)
-        return LimitDecision(False, max(1, math.ceil(float(retry))), hits[int(index) - 1].rule.name)
+        rule = hits[int(index) - 1].rule
+        # Processes stamp events with their own clocks: an event recorded a moment "later" by another
+        # process must not stretch the wait past one window.
+        wait = min(math.ceil(float(retry)), math.ceil(rule.window))
+        return LimitDecision(False, max(1, wait), rule.name)
 
     async def release(self, hits: Sequence[LimitHit], now: float) -> None:
         # A refund runs after the work it refunds has happened: never turn that into an error. A lost
