@@ -218,9 +218,6 @@ class GrantStore(Protocol):
 
     async def get(self, grant_id: str) -> Grant | None: ...
 
-    async def consume_code(self, code_hash: str, now: float) -> AuthorizationCode | None:
-        """Atomically mark the code used; None if unknown, used or expired."""
-
     async def get_code(self, code_hash: str) -> AuthorizationCode | None: ...
 
     async def revoke(self, grant_id: str, now: float) -> None: ...

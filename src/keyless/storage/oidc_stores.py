@@ -230,19 +230,6 @@ class SqlGrantStore:
     async def get(self, grant_id: str) -> Grant | None:
         return _load(Grant, await self._db.fetch_one(_select("grants", Grant) + " WHERE id = :id", {"id": grant_id}))
 
-    async def consume_code(self, code_hash: str, now: float) -> AuthorizationCode | None:
-        result = await self._db.transaction(
-            [
-                Stmt(
-                    "UPDATE authorization_codes SET consumed_at = :now WHERE code_hash = :h "
-                    "AND consumed_at IS NULL AND expires_at > :now RETURNING " + ", ".join(_columns(AuthorizationCode)),
-                    {"h": code_hash, "now": now},
-                    require_rows=True,
-                )
-            ]
-        )
-        return _load(AuthorizationCode, result[0][0]) if result else None
-
     async def get_code(self, code_hash: str) -> AuthorizationCode | None:
         row = await self._db.fetch_one(
             _select("authorization_codes", AuthorizationCode) + " WHERE code_hash = :h", {"h": code_hash}
